@@ -50,7 +50,7 @@ KERNELS_SRC   += $(wildcard kernels/neon/*.c)
 endif
 TOKENIZER_SRC := $(wildcard tokenizer/*.c)
 ENGINE_SRC    := $(wildcard engine/*.c)
-TOOLS_SRC     := $(filter-out tools/main.c tools/gen_%.c,$(wildcard tools/*.c))
+TOOLS_SRC     := $(filter-out tools/main.c tools/gen_%.c,$(wildcard tools/*.c tools/*/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

@@ -11,7 +11,7 @@
  *
  * Build and run from the repository root (no Makefile rule: it needs the tools'
  * eval objects, not only the libraries):
- *   cc -std=c11 -O2 -D_GNU_SOURCE -fopenmp -I. -o /tmp/bench_eval bench/bench_eval.c tools/eval_kmeans.c tools/eval_logreg.c tools/eval_util.c tools/eval_metrics.c -lm && /tmp/bench_eval
+ *   cc -std=c11 -O2 -D_GNU_SOURCE -fopenmp -I. -o /tmp/bench_eval bench/bench_eval.c tools/eval/kmeans.c tools/eval/logreg.c tools/eval/util.c tools/eval/metrics.c -lm && /tmp/bench_eval
  * Options: bench_eval [dim] [points] [kmeans|logreg] (defaults 3072 5000, both);
  * smaller sizes run faster. OMP_NUM_THREADS=1 for a steadier comparison on a busy machine. */
 #include <math.h>
@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "tools/eval_kmeans.h"
-#include "tools/eval_logreg.h"
-#include "tools/eval_metrics.h"
-#include "tools/eval_util.h"
+#include "tools/eval/kmeans.h"
+#include "tools/eval/logreg.h"
+#include "tools/eval/metrics.h"
+#include "tools/eval/util.h"
 
 #ifndef KMEANS_SEPARATION
 #define KMEANS_SEPARATION 3.0

@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include "kernels/types.h"
 #include "test.h"
-#include "tools/arch.h"
-#include "tools/convert.h"
-#include "tools/synth.h"
+#include "tools/convert/arch.h"
+#include "tools/convert/convert.h"
+#include "tools/convert/synth.h"
 #include "weights/gguf.h"
 #include "weights/safetensors.h"
 

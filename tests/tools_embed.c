@@ -17,10 +17,10 @@
 #include "moee.h"
 #include "test.h"
 #include "tokenizer_data.h"
-#include "tools/arch.h"
+#include "tools/convert/arch.h"
 #include "tools/cmd.h"
 #include "tools/embed_input.h"
-#include "tools/model_write.h"
+#include "tools/convert/model_write.h"
 #include "tools/output.h"
 
 #define CONTEXT 40

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "tools/cmd.h"
-#include "tools/eval_jsonl.h"
+#include "tools/eval/jsonl.h"
 
 static char root[64];
 

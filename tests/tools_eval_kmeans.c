@@ -7,9 +7,9 @@
 #include <omp.h>
 #endif
 #include "test.h"
-#include "tools/eval_kmeans.h"
-#include "tools/eval_metrics.h"
-#include "tools/eval_util.h"
+#include "tools/eval/kmeans.h"
+#include "tools/eval/metrics.h"
+#include "tools/eval/util.h"
 
 int main(void) {
     enum { K = 6, PER = 40, N = K * PER, D = 5 };

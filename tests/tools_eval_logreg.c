@@ -8,9 +8,9 @@
 #include <omp.h>
 #endif
 #include "test.h"
-#include "tools/eval_jsonl.h"
-#include "tools/eval_logreg.h"
-#include "tools/eval_metrics.h"
+#include "tools/eval/jsonl.h"
+#include "tools/eval/logreg.h"
+#include "tools/eval/metrics.h"
 
 static double *numbers(const json_value *v, int64_t *rows, int64_t *cols) {
     if (!v || v->kind != JSON_ARRAY) return NULL;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
-#include "tools/eval_jsonl.h"
-#include "tools/eval_metrics.h"
+#include "tools/eval/jsonl.h"
+#include "tools/eval/metrics.h"
 
 #define FIXTURE "tests/data/eval/metrics.jsonl"
 #define TOL 1e-9

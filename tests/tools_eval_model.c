@@ -4,7 +4,7 @@
  * real pre-tokenizer and normalizer with the merges removed, so it stays small),
  * over small copies of one dataset per task type (tests/data/eval/suite/).
  * Scores are near chance with random weights; what is checked: every (task, kind)
- * result file exists and follows the schema of tools/eval_results.c, the results
+ * result file exists and follows the schema of tools/eval/results.c, the results
  * do not depend on the thread count or the batch size, and the per-task
  * instruction is used. */
 #define _XOPEN_SOURCE 700
@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include "test.h"
 #include "tools/cmd.h"
-#include "tools/eval_data.h"
-#include "tools/eval_tasks.h"
+#include "tools/eval/data.h"
+#include "tools/eval/tasks.h"
 #include "weights/json.h"
 
 #define SUITE "tests/data/eval/suite"
@@ -42,7 +42,7 @@ static json_doc *load(const char *dir, const char *task, const char *column) {
 
 static int is_kind(const json_value *v, json_kind k) { return v && v->kind == k; }
 
-/* The schema documented at the top of tools/eval_results.c. */
+/* The schema documented at the top of tools/eval/results.c. */
 static void check_schema(const json_value *r, const char *task, const char *column) {
     const char *s;
     size_t len;

@@ -1,8 +1,8 @@
 /* tools_eval_products.c: the blocked, multi-threaded arithmetic of `moee eval`
- * gives bit for bit what the plain loops give: the dense product of eval_util.h
+ * gives bit for bit what the plain loops give: the dense product of tools/eval/util.h
  * on awkward sizes (tails of every block shape), both layouts, row subsets; and eval_kmeans against a
  * straightforward reference implementation of the same algorithm (the one
- * eval_kmeans.h describes, written as plain loops, every distance computed), on
+ * tools/eval/kmeans.h describes, written as plain loops, every distance computed), on
  * data with exact ties: the distance bounds that let eval_kmeans skip most
  * distances never change a label or the inertia. */
 #include <math.h>
@@ -12,8 +12,8 @@
 #include <omp.h>
 #endif
 #include "test.h"
-#include "tools/eval_kmeans.h"
-#include "tools/eval_util.h"
+#include "tools/eval/kmeans.h"
+#include "tools/eval/util.h"
 
 /* ---- products -------------------------------------------------------------------- */
 
@@ -57,7 +57,7 @@ static void check_products(eval_rng *rng, int64_t rows, int64_t depth, int64_t c
     free(a); free(m); free(init); free(packed); free(row_major); free(out); free(want); free(which);
 }
 
-/* ---- reference k-means: eval_kmeans.h's algorithm as plain loops ------------------- */
+/* ---- reference k-means: tools/eval/kmeans.h's algorithm as plain loops ------------------- */
 
 static double ref_distance(const double *a, const double *b, int64_t dim) {
     double s = 0;

@@ -13,7 +13,7 @@
 #include "test.h"
 #include "golden.h"
 #include "kernels/types.h"
-#include "tools/convert.h"
+#include "tools/convert/convert.h"
 
 typedef struct {
     const char *type;

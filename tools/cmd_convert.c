@@ -1,12 +1,12 @@
 /* cmd_convert.c: `moee convert`, a Hugging Face checkpoint (or just its
- * tokenizer) to GGUF. The work is in tools/convert.c. */
+ * tokenizer) to GGUF. The work is in tools/convert/convert.c. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "kernels/types.h"
 #include "tools/cmd.h"
-#include "tools/convert.h"
+#include "tools/convert/convert.h"
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -10,7 +10,7 @@
  *                      `moee embed` does (on for rw / moee / moee-sum, off for hs);
  *   --embeddings FILE  vectors computed elsewhere: JSONL {"text", "embedding"}, which
  *                      must cover every text the task uses.
- * Each (task, kind) gives one JSON result file (schema in eval_results.c) and a
+ * Each (task, kind) gives one JSON result file (schema in tools/eval/results.c) and a
  * cell of the summary table printed at the end.
  *
  * Seeds (results are identical across runs and thread counts): classification
@@ -46,11 +46,11 @@
 
 #include "engine/moee.h"
 #include "tools/cmd.h"
-#include "tools/eval_data.h"
-#include "tools/eval_jsonl.h"
-#include "tools/eval_results.h"
-#include "tools/eval_tasks.h"
-#include "tools/eval_util.h"
+#include "tools/eval/data.h"
+#include "tools/eval/jsonl.h"
+#include "tools/eval/results.h"
+#include "tools/eval/tasks.h"
+#include "tools/eval/util.h"
 
 #define MAX_KINDS 4
 #define MAX_ALPHAS 16

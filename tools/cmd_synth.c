@@ -1,5 +1,5 @@
 /* cmd_synth.c: `moee synth`, a random-weight model of a real architecture and
- * shape. The work is in tools/synth.c. */
+ * shape. The work is in tools/convert/synth.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "kernels/types.h"
 #include "tools/cmd.h"
-#include "tools/synth.h"
+#include "tools/convert/synth.h"
 
 static void usage(FILE *out) {
     fprintf(out,

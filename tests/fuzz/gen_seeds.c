@@ -17,8 +17,8 @@
 #include <string.h>
 #include "kernels/types.h"
 #include "tokenizer/byte_level.h"
-#include "tools/arch.h"
-#include "tools/model_write.h"
+#include "tools/convert/arch.h"
+#include "tools/convert/model_write.h"
 #include "weights/gguf.h"
 
 #define CORPUS "tests/fuzz/corpus/"

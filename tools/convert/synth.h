@@ -2,14 +2,14 @@
  * of `moee synth`), for demos, benchmarks and tests.
  *
  * The tensor list and metadata are exactly those `moee convert` writes for the
- * same architecture (both come from tools/arch.c). Weights come from a fixed-seed
+ * same architecture (both come from tools/convert/arch.c). Weights come from a fixed-seed
  * generator, row by row, so the file is the same for the same options whatever
  * the thread count, and memory stays small even for the full shapes. */
 #ifndef MOEE_SYNTH_H
 #define MOEE_SYNTH_H
 #include <stdint.h>
 #include <stdio.h>
-#include "tools/model_write.h"
+#include "tools/convert/model_write.h"
 
 typedef struct {
     const char *arch;               /* olmoe, qwen2moe, deepseek */

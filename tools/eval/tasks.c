@@ -1,14 +1,14 @@
-/* eval_tasks.c: see eval_tasks.h. */
-#include "tools/eval_tasks.h"
+/* tools/eval/tasks.c: see tools/eval/tasks.h. */
+#include "tools/eval/tasks.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/eval_logreg.h"
-#include "tools/eval_metrics.h"
-#include "tools/eval_util.h"
+#include "tools/eval/logreg.h"
+#include "tools/eval/metrics.h"
+#include "tools/eval/util.h"
 
 void eval_run_options_init(eval_run_options *o) {
     eval_kmeans_options_init(&o->kmeans);

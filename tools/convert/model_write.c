@@ -1,4 +1,4 @@
-/* model_write.c: a tensor plan + a row source -> a GGUF file (see model_write.h).
+/* tools/convert/model_write.c: a tensor plan + a row source -> a GGUF file (see model_write.h).
  *
  * Every tensor is produced in chunks of rows (at most CHUNK_FLOATS floats), each
  * chunk converted to the tensor's type and appended to the GGUF writer, so the
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "kernels/types.h"
-#include "tools/model_write.h"
+#include "tools/convert/model_write.h"
 
 #define CHUNK_FLOATS ((int64_t)1 << 22)   /* 16 MB of floats per chunk */
 

@@ -1,4 +1,4 @@
-/* eval_metrics.h: the deterministic metrics of `moee eval`, each as scipy /
+/* tools/eval/metrics.h: the deterministic metrics of `moee eval`, each as scipy /
  * scikit-learn computes it, in double precision.
  *
  * A metric that is undefined for its input (a correlation with a constant input,

@@ -1,5 +1,5 @@
-/* eval_data.c: see eval_data.h. */
-#include "tools/eval_data.h"
+/* tools/eval/data.c: see tools/eval/data.h. */
+#include "tools/eval/data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "tools/eval_jsonl.h"
-#include "tools/eval_util.h"
+#include "tools/eval/jsonl.h"
+#include "tools/eval/util.h"
 
 /* ---- task types and what is known per dataset ------------------------------------ */
 

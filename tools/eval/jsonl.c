@@ -1,5 +1,5 @@
-/* eval_jsonl.c: see eval_jsonl.h. */
-#include "tools/eval_jsonl.h"
+/* tools/eval/jsonl.c: see tools/eval/jsonl.h. */
+#include "tools/eval/jsonl.h"
 
 #include <errno.h>
 #include <stdarg.h>

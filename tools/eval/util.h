@@ -1,4 +1,4 @@
-/* eval_util.h: small helpers shared by the files of `moee eval`: allocation that
+/* tools/eval/util.h: small helpers shared by the files of `moee eval`: allocation that
  * ends the command on failure (an evaluation cannot continue without memory), a
  * seeded random generator, and sorting of indices by a key.
  *

@@ -1,5 +1,5 @@
-/* eval_util.c: see eval_util.h. */
-#include "tools/eval_util.h"
+/* tools/eval/util.c: see tools/eval/util.h. */
+#include "tools/eval/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +114,7 @@ void eval_argsort(const double *key, int64_t n, int descending, int64_t *order) 
     free(tmp);
 }
 
-/* ---- dense products (see eval_util.h) ------------------------------------------ */
+/* ---- dense products (see tools/eval/util.h) ------------------------------------------ */
 
 int64_t eval_product_padded(int64_t cols) {
     return (cols + EVAL_PRODUCT_PANEL - 1) / EVAL_PRODUCT_PANEL * EVAL_PRODUCT_PANEL;

@@ -1,4 +1,4 @@
-/* eval_kmeans.h: k-means as scikit-learn's KMeans(init="k-means++") runs it, made
+/* tools/eval/kmeans.h: k-means as scikit-learn's KMeans(init="k-means++") runs it, made
  * deterministic: greedy k-means++ seeding (2 + floor(ln k) candidates per new
  * center, the one that lowers the potential most is kept), Lloyd iterations until
  * the labels stop changing or the centers move (sum of squared shifts) by at most
@@ -7,7 +7,7 @@
  * one seeded random stream, the lowest inertia wins (the first on a tie).
  * The result does not depend on the number of threads. It is computed with
  * blocked products and distance bounds (Elkan's) that skip only what they
- * prove, bit-identical to the plain algorithm (see eval_kmeans.c). */
+ * prove, bit-identical to the plain algorithm (see tools/eval/kmeans.c). */
 #ifndef MOEE_EVAL_KMEANS_H
 #define MOEE_EVAL_KMEANS_H
 #include <stdint.h>

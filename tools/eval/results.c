@@ -1,4 +1,4 @@
-/* eval_results.c: see eval_results.h.
+/* tools/eval/results.c: see tools/eval/results.h.
  *
  * Result file schema (one JSON object per task and kind):
  *   {
@@ -7,7 +7,7 @@
  *                                            Classification | Clustering | Summarization
  *     "main_score_name": "cosine_spearman",
  *     "main_score": 0.4641,                  = scores[main_score_name]; null if undefined
- *     "scores": {"cosine_spearman": ..., "cosine_pearson": ..., ...},   see eval_tasks.h
+ *     "scores": {"cosine_spearman": ..., "cosine_pearson": ..., ...},   see tools/eval/tasks.h
  *     "kind": "moee-sum" | "hs" | "rw" | "moee" | null (--embeddings),
  *     "alpha": 1.0 | null,                   moee-sum only
  *     "model": "path.gguf" | null,  "embeddings": "file.jsonl" | null,
@@ -21,7 +21,7 @@
  *     "moee_version": "0.1.0"
  *   }
  * Numbers are written with 17 significant digits (they round-trip). */
-#include "tools/eval_results.h"
+#include "tools/eval/results.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/eval_util.h"
+#include "tools/eval/util.h"
 #include "weights/json.h"
 
 static void write_number(FILE *f, double x) {

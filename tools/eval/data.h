@@ -1,4 +1,4 @@
-/* eval_data.h: the evaluation datasets of `moee eval`, loaded from the JSONL layout
+/* tools/eval/data.h: the evaluation datasets of `moee eval`, loaded from the JSONL layout
  * of shared/datasets (one folder per dataset, named after the MTEB task):
  *
  *   STS                 test.jsonl  {"sentence1", "sentence2", "score"}

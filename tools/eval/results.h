@@ -1,13 +1,13 @@
-/* eval_results.h: what `moee eval` writes: one JSON file per (task, kind), and a
+/* tools/eval/results.h: what `moee eval` writes: one JSON file per (task, kind), and a
  * summary table like the paper's Table 4 (rows = tasks, columns = kinds, main
- * score x 100, an average row). The JSON schema is documented in eval_results.c. */
+ * score x 100, an average row). The JSON schema is documented in tools/eval/results.c. */
 #ifndef MOEE_EVAL_RESULTS_H
 #define MOEE_EVAL_RESULTS_H
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "tools/eval_data.h"
-#include "tools/eval_tasks.h"
+#include "tools/eval/data.h"
+#include "tools/eval/tasks.h"
 #include "moee.h"
 
 

@@ -4,7 +4,7 @@
  * A checkpoint directory holds config.json, model.safetensors or
  * model.safetensors.index.json with its shards, and optionally tokenizer.json
  * (+ tokenizer_config.json), which is then embedded. The GGUF has llama.cpp's
- * architecture, tensor and key names (tools/arch.h); matrices get the requested
+ * architecture, tensor and key names (tools/convert/arch.h); matrices get the requested
  * type, norms, biases and routers stay F32. One HF tensor (one expert) is
  * converted at a time. */
 #ifndef MOEE_CONVERT_H
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "tools/model_write.h"
+#include "tools/convert/model_write.h"
 
 typedef struct {
     uint32_t type;          /* ggml type of the matrices: F32, F16, BF16, Q8_0 or Q4_0 */

@@ -1,4 +1,4 @@
-/* arch.c: the GGUF layout of olmoe, qwen2moe and deepseek (see arch.h).
+/* tools/convert/arch.c: the GGUF layout of olmoe, qwen2moe and deepseek (see arch.h).
  *
  * Tensor and key names, shapes and orders are those of llama.cpp's
  * convert_hf_to_gguf.py (checked against GGUF files it wrote for the golden
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/types.h"
-#include "tools/arch.h"
+#include "tools/convert/arch.h"
 
 static const char *const arch_names[] = {"olmoe", "qwen2moe", "deepseek"};
 

@@ -1,7 +1,7 @@
-/* eval_logreg.c: see eval_logreg.h. The objective and its gradient, then a plain
+/* tools/eval/logreg.c: see tools/eval/logreg.h. The objective and its gradient, then a plain
  * L-BFGS (two-loop recursion) with a strong-Wolfe line search (Nocedal & Wright,
  * Numerical Optimization, algorithms 3.5 and 3.6, with cubic interpolation). */
-#include "tools/eval_logreg.h"
+#include "tools/eval/logreg.h"
 
 #include <float.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/eval_util.h"
+#include "tools/eval/util.h"
 
 #define HISTORY 10          /* L-BFGS correction pairs (scipy's default m) */
 #define MAX_LINE_SEARCH 50  /* function evaluations per line search (scikit-learn's maxls) */
@@ -38,7 +38,7 @@ typedef struct {
 static double objective(const problem *p, const double *w, double *g) {
     const int64_t d1 = p->dim + 1, n = p->n, stride = p->stride;
     const int v = p->n_vectors;
-    /* logits = X W^T + intercepts, one blocked product (eval_util.h): each logit
+    /* logits = X W^T + intercepts, one blocked product (tools/eval/util.h): each logit
      * is the intercept plus the products summed over the features in order */
     eval_columns weights = eval_product_pack(w, v, p->dim, d1, p->packed);
     for (int k = 0; k < v; k++) p->intercepts[k] = w[(int64_t)k * d1 + p->dim];

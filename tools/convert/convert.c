@@ -1,6 +1,6 @@
-/* convert.c: Hugging Face checkpoint -> GGUF (see convert.h).
+/* tools/convert/convert.c: Hugging Face checkpoint -> GGUF (see convert.h).
  *
- * Steps: read config.json into a model_config (tools/arch.c), list the GGUF
+ * Steps: read config.json into a model_config (tools/convert/arch.c), list the GGUF
  * tensors and where each comes from, check that the checkpoint holds exactly those
  * tensors with the right shapes and dtypes (before anything is written), then let
  * model_write stream them out, asking this file for rows: each row is read from
@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include "kernels/types.h"
 #include "tokenizer/tokenizer.h"
-#include "tools/arch.h"
-#include "tools/convert.h"
-#include "tools/model_write.h"
+#include "tools/convert/arch.h"
+#include "tools/convert/convert.h"
+#include "tools/convert/model_write.h"
 #include "weights/json.h"
 #include "weights/safetensors.h"
 

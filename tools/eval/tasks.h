@@ -1,4 +1,4 @@
-/* eval_tasks.h: the six task runners of `moee eval`: a loaded dataset plus one
+/* tools/eval/tasks.h: the six task runners of `moee eval`: a loaded dataset plus one
  * embedding per text (rows of emb, in the order of d->texts) -> the task's scores,
  * as MTEB defines them, for ONE embedding per text whatever its kind (EVAL.md
  * section 3: moee-sum is evaluated through its dot product, which is the paper's
@@ -16,8 +16,8 @@
 #define MOEE_EVAL_TASKS_H
 #include <stddef.h>
 #include <stdint.h>
-#include "tools/eval_data.h"
-#include "tools/eval_kmeans.h"
+#include "tools/eval/data.h"
+#include "tools/eval/kmeans.h"
 
 #define EVAL_MAX_SCORES 8
 

@@ -8,7 +8,7 @@
 #define MOEE_MODEL_WRITE_H
 #include <stdint.h>
 #include <stdio.h>
-#include "tools/arch.h"
+#include "tools/convert/arch.h"
 #include "tokenizer/tokenizer.h"
 
 /* Fills n_rows rows (each t->ne[0] floats, in GGUF order) of slice `slice` of

@@ -1,4 +1,4 @@
-/* eval_logreg.h: logistic regression as MTEB's classification evaluator runs it:
+/* tools/eval/logreg.h: logistic regression as MTEB's classification evaluator runs it:
  * scikit-learn 1.2 LogisticRegression(max_iter=100) with its defaults (lbfgs,
  * L2 penalty, C = 1, intercept fitted and not penalized, raw features).
  *

@@ -1,11 +1,11 @@
-/* eval_metrics.c: see eval_metrics.h. Everything in double precision; the
+/* tools/eval/metrics.c: see tools/eval/metrics.h. Everything in double precision; the
  * formulas follow scipy 1.10 / scikit-learn 1.2 so that results agree to ~1e-12. */
-#include "tools/eval_metrics.h"
+#include "tools/eval/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#include "tools/eval_util.h"
+#include "tools/eval/util.h"
 
 /* ---- similarity of two vectors ----------------------------------------------- */
 

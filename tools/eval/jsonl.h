@@ -1,4 +1,4 @@
-/* eval_jsonl.h: reading a JSONL file one parsed line at a time (one json_parse
+/* tools/eval/jsonl.h: reading a JSONL file one parsed line at a time (one json_parse
  * per line, so memory stays at one line), with errors that name file and line. */
 #ifndef MOEE_EVAL_JSONL_H
 #define MOEE_EVAL_JSONL_H

@@ -1,11 +1,11 @@
-/* eval_kmeans.c: see eval_kmeans.h. */
-#include "tools/eval_kmeans.h"
+/* tools/eval/kmeans.c: see tools/eval/kmeans.h. */
+#include "tools/eval/kmeans.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/eval_util.h"
+#include "tools/eval/util.h"
 
 void eval_kmeans_options_init(eval_kmeans_options *o) {
     o->n_init = 10;

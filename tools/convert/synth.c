@@ -1,4 +1,4 @@
-/* synth.c: random weights for an architecture's tensor plan (see synth.h).
+/* tools/convert/synth.c: random weights for an architecture's tensor plan (see synth.h).
  *
  * Every row has its own generator state, derived from (seed, tensor, slice, row)
  * by splitmix64, so rows can be drawn in parallel and in any chunking with the
@@ -18,8 +18,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tools/arch.h"
-#include "tools/synth.h"
+#include "tools/convert/arch.h"
+#include "tools/convert/synth.h"
 
 static uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
