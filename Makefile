@@ -21,9 +21,9 @@ T       ?=
 RUN     ?=
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
-CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+CFLAGS  := -std=c11 -pthread -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -Iengine $(EXTRA_CFLAGS)
-LDLIBS  := -lm
+LDLIBS  := -lm -pthread
 ifeq ($(OPENMP),1)
 CFLAGS  += -fopenmp
 LDLIBS  += -fopenmp

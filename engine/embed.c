@@ -130,7 +130,7 @@ static int run_jobs(const moee_model *m, const moee_embed_options *o, job *jobs,
     if (max_seqs > budget) max_seqs = budget;
 
     moee_context *ctx = NULL;
-    if (moee_context_create(m, budget, &ctx, err, err_size)) return 1;
+    if (moee_context_create(m, budget, 0, &ctx, err, err_size)) return 1;
     const int32_t **batch_ids = malloc((size_t)max_seqs * sizeof *batch_ids);
     int64_t *batch_lens = malloc((size_t)max_seqs * sizeof *batch_lens);
     float *batch_hs = hs ? malloc((size_t)(max_seqs * hs_dim) * sizeof *batch_hs) : NULL;
