@@ -60,7 +60,7 @@ LIB_TOKENIZER := $(BUILD)/libtokenizer.a
 LIB_ENGINE    := $(BUILD)/libengine.a
 LIB_TOOLS     := $(BUILD)/libtools.a
 
-.PHONY: all test test-unit test-asan test-neon bench demo clean
+.PHONY: all test test-unit test-asan test-neon bench bench-embed demo clean
 all: moee libmoee.a
 
 $(BUILD)/%.o: %.c
@@ -141,10 +141,14 @@ test-neon:
 	    OPENMP=0 T=kernels RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 
 # bench: kernels against the machine's measured peak, then the tokenizer (MB/s).
-# The end-to-end embedding benchmark is bench/bench_embed.sh (synthesizes a full-size model).
 bench: $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_tokenizer
 	$(BUILD)/bench/bench_kernels
 	$(BUILD)/bench/bench_tokenizer
+
+# bench-embed: end to end on the three full shapes, short and long texts (see
+# bench/bench_embed.sh; synthesizes missing models into /tmp/models, 4-9 GB each).
+bench-embed: moee $(BUILD)/bench/bench_kernels
+	sh bench/bench_embed.sh
 
 # demo: a small random-weight OLMoE-architecture model with the real OLMoE
 # tokenizer, a few sentences embedded with PromptEOL as moee-sum.

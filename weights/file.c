@@ -90,6 +90,15 @@ void moee_unmap_file(const void *map, size_t size) {
     if (map && size) munmap((void *)map, size);
 }
 
+void moee_map_populate(const void *map, size_t size) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    if (map && size) (void)madvise((void *)map, size, MADV_POPULATE_READ);   /* best effort */
+#else
+    (void)map;
+    (void)size;
+#endif
+}
+
 void moee_err_oneline(char *err) {
     if (!err) return;
     for (unsigned char *p = (unsigned char *)err; *p; p++)
