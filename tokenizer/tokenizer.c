@@ -22,6 +22,7 @@ typedef struct {
     byte_buffer normalized;   /* NFC of the current segment */
     cp_buffer cps;            /* NFC working memory */
     range_list pieces, tmp;   /* pre-tokenizer output */
+    added_scan raw_scan, normalized_scan;
     bpe_scratch bpe;
 } encode_scratch;
 
@@ -31,6 +32,8 @@ static void encode_scratch_free(encode_scratch *s) {
     free(s->cps.p);
     free(s->pieces.items);
     free(s->tmp.items);
+    added_scan_free(&s->raw_scan);
+    added_scan_free(&s->normalized_scan);
     bpe_scratch_free(&s->bpe);
 }
 
@@ -62,11 +65,14 @@ static int encode_segment(const moee_tokenizer *t, const unsigned char *s, size_
     }
     size_t from = 0, start, end;
     int32_t id;
-    while (added_matcher_find(&t->normalized_added, s, n, from, &start, &end, &id)) {
+    int found;
+    added_scan_begin(&sc->normalized_scan, &t->normalized_added, s, n);
+    while ((found = added_scan_next(&sc->normalized_scan, &start, &end, &id)) > 0) {
         if (start > from && encode_pretokenized(t, s + from, start - from, sc, out)) return -1;
         if (tokenizer_ids_push(out, id)) return -1;
         from = end;
     }
+    if (found < 0) return -1;
     if (from < n && encode_pretokenized(t, s + from, n - from, sc, out)) return -1;
     return 0;
 }
@@ -121,11 +127,14 @@ int tokenizer_encode(const moee_tokenizer *t, const char *text, size_t len, int 
     if (special && t->add_bos && t->bos >= 0 && tokenizer_ids_push(out, t->bos)) goto oom;
     size_t from = 0, start, end;
     int32_t id;
-    while (added_matcher_find(&t->raw_added, s, len, from, &start, &end, &id)) {
+    int found;
+    added_scan_begin(&sc.raw_scan, &t->raw_added, s, len);
+    while ((found = added_scan_next(&sc.raw_scan, &start, &end, &id)) > 0) {
         if (encode_segment(t, s + from, start - from, &sc, out)) goto oom;
         if (tokenizer_ids_push(out, id)) goto oom;
         from = end;
     }
+    if (found < 0) goto oom;
     if (encode_segment(t, s + from, len - from, &sc, out)) goto oom;
     if (special && t->add_eos && t->eos >= 0 && tokenizer_ids_push(out, t->eos)) goto oom;
     encode_scratch_free(&sc);
