@@ -14,7 +14,7 @@
 # Run from the repository root.
 seconds=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-json gguf safetensors prompt stats tokenizer_encode tokenizer_gguf tokenizer_json embed_input model}
+targets=${*:-json gguf safetensors prompt stats tokenizer_encode tokenizer_gguf tokenizer_json embed_input http model}
 status=0
 for t in $targets; do
     case $t in
@@ -22,6 +22,7 @@ for t in $targets; do
         gguf|tokenizer_gguf) extra="-dict=tests/fuzz/gguf.dict -max_len=65536" ;;
         model) extra="-dict=tests/fuzz/gguf.dict -max_len=65536 -timeout=30" ;;
         tokenizer_encode) extra="-timeout=30" ;;
+        http) extra="-dict=tests/fuzz/http.dict" ;;
         *) extra="" ;;
     esac
     mkdir -p "build/fuzz/corpus/$t" "build/fuzz/artifacts/$t"
