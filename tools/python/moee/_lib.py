@@ -203,7 +203,7 @@ def lib():
             f.restype = restype
             f.argtypes = argtypes
             setattr(handle, name, f)
-        if not hasattr(handle, "moee_statistics_free"):   # TEMPORARY until issue 9 lands
+        if getattr(handle, "moee_statistics_free").__name__ == "missing":   # TEMPORARY until issue 9 lands
             handle.moee_embed = _missing(path, "the moee_embed of issue 9")
         names = []
         table = ctypes.cast(handle.moee_template_names, POINTER(c_char_p))
@@ -223,7 +223,6 @@ def lib():
 def _missing(path, name):
     def missing(*args):
         raise Error("%s lacks %s (an older libmoee? rebuild with `make`)" % (path, name))
-    missing.__name__ = name
     return missing
 
 
