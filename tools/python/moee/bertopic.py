@@ -41,25 +41,19 @@ class MoeeBackend(_Base):
     def embed(self, documents, verbose=False):
         """float32 [len(documents), dim], as Model.encode with the backend's options."""
         documents = [documents] if isinstance(documents, str) else list(documents)
-        model = self.embedding_model
-        if self.stats is None and len(documents) >= 2 and self._needs_stats():
-            vectors, self.stats = model._encode_keeping_stats(
-                documents, dict(self.encode_options, show_progress_bar=verbose))
+        options = dict(self.encode_options, show_progress_bar=verbose)
+        if self.stats is None and len(documents) >= 2:
+            # the corpus: standardized over itself; its statistics (None for kinds that
+            # need none) serve every later call
+            vectors, self.stats = self.embedding_model._encode_keeping_stats(documents, options)
             return vectors
-        return model.encode(documents, stats=self.stats, show_progress_bar=verbose, **self.encode_options)
+        return self.embedding_model.encode(documents, stats=self.stats, **options)
 
     def embed_documents(self, document, verbose=False):
         return self.embed(document, verbose)
 
     def embed_words(self, words, verbose=False):
         return self.embed(words, verbose)
-
-    def _needs_stats(self):
-        kind = self.encode_options.get("kind", "moee-sum")
-        standardize = self.encode_options.get("standardize", "auto")
-        if standardize in ("off", False):
-            return False
-        return standardize in ("on", True) or kind != "hs"
 
     def close(self):
         if self._owns_model:

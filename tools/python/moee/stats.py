@@ -94,10 +94,14 @@ class Stats:
     def close(self):
         """Frees the C memory now (otherwise when the object is collected)."""
         c, self._c = self._c, _lib.CStatistics()
-        if _lib._lib is not None:
+        if c.hs.dim or c.rw.dim or c.prompt or c.template_text or c.instruction:
             _lib.lib().moee_statistics_free(ctypes.byref(c))
 
-    __del__ = close
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:       # at interpreter exit the library may already be gone
+            pass
 
 
 def path_arg(path, what):
