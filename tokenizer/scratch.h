@@ -24,16 +24,6 @@ static inline int scratch_reserve(void **p, size_t *cap, size_t need, size_t siz
     return 0;
 }
 
-/* A list of byte ranges [start, end) of some text: the pieces of a split. */
-typedef struct { size_t start, end; } text_range;
-typedef struct { text_range *items; size_t n, cap; } range_list;
-
-static inline int range_list_push(range_list *l, size_t start, size_t end) {
-    if (scratch_reserve((void **)&l->items, &l->cap, l->n + 1, sizeof *l->items)) return -1;
-    l->items[l->n++] = (text_range){start, end};
-    return 0;
-}
-
 typedef struct { unsigned char *p; size_t len, cap; } byte_buffer;
 typedef struct { uint32_t *p; size_t len, cap; } cp_buffer;
 
