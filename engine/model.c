@@ -6,6 +6,7 @@
  * forward pass itself never has to doubt its inputs. Nothing is copied: the
  * views point into the mapping that gguf_open made. */
 #include "weights/file.h"
+#include "weights/fingerprint.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,7 @@ static int load(loader *L) {
         m->tokenizer = tokenizer_load_gguf(m->file, terr, sizeof terr);
     }
     in->has_tokenizer = m->tokenizer != NULL;
+    gguf_fingerprint(m->file, in->fingerprint);
     return 0;
 }
 
