@@ -992,10 +992,9 @@ static void q4_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q4_K_code(blk->qs, 32 * k + j);
     uint8_t sc, m;
     get_scale_min_k4(k, blk->scales, &sc, &m);
-    o->sc[0] = o->sc[1] = sc;
-    o->mn[0] = o->mn[1] = m;
-    o->d = moee_f16_to_f32(blk->d);
-    o->m = -moee_f16_to_f32(blk->dmin);
+    o->sc[0] = o->sc[1] = o->mn[0] = o->mn[1] = 1;
+    o->d = moee_f16_to_f32(blk->d) * sc;
+    o->m = -(moee_f16_to_f32(blk->dmin) * m);
 }
 static void q5_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q5_K *blk = (const moee_block_q5_K *)row + b / 8;
@@ -1003,10 +1002,9 @@ static void q5_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q5_K_code(blk, 32 * k + j);
     uint8_t sc, m;
     get_scale_min_k4(k, blk->scales, &sc, &m);
-    o->sc[0] = o->sc[1] = sc;
-    o->mn[0] = o->mn[1] = m;
-    o->d = moee_f16_to_f32(blk->d);
-    o->m = -moee_f16_to_f32(blk->dmin);
+    o->sc[0] = o->sc[1] = o->mn[0] = o->mn[1] = 1;
+    o->d = moee_f16_to_f32(blk->d) * sc;
+    o->m = -(moee_f16_to_f32(blk->dmin) * m);
 }
 static void q6_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q6_K *blk = (const moee_block_q6_K *)row + b / 8;
@@ -1023,8 +1021,7 @@ static void iq4_xs_unpack(const void *row, int64_t b, moee_block32 *o) {
         o->u[j] = (uint8_t)(moee_iq4nl_values[qs[j] & 0xf] + 128);
         o->u[j + 16] = (uint8_t)(moee_iq4nl_values[qs[j] >> 4] + 128);
     }
-    set_plain(o, moee_f16_to_f32(blk->d));
-    o->sc[0] = o->sc[1] = (int16_t)iq4_xs_scale(blk, k);
+    set_plain(o, moee_f16_to_f32(blk->d) * iq4_xs_scale(blk, k));
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -1032,22 +1029,22 @@ static void iq4_xs_unpack(const void *row, int64_t b, moee_block32 *o) {
 #define Q(T) MOEE_TYPE_##T
 #define BLK(s) sizeof(s), _Alignof(s)
 static const moee_type_traits type_table[] = {
-    /* name    id         block      bytes, align               quant ftype act      to_float         from_float         unpack         offset min */
-    {"f32",    Q(F32),    1,         4, 4,                      0,  0,  Q(F32),  f32_to_float,    f32_from_float,    NULL,          0,   0},
-    {"f16",    Q(F16),    1,         2, 2,                      0,  1,  Q(F16),  f16_to_float,    f16_from_float,    NULL,          0,   0},
-    {"bf16",   Q(BF16),   1,         2, 2,                      0,  32, Q(BF16), bf16_to_float,   bf16_from_float,   NULL,          0,   0},
-    {"q8_0",   Q(Q8_0),   MOEE_QK,   BLK(moee_block_q8_0),      1,  7,  Q(Q8_0), q8_0_to_float,   q8_0_from_float,   q8_0_unpack,   128, 0},
-    {"q4_0",   Q(Q4_0),   MOEE_QK,   BLK(moee_block_q4_0),      1,  2,  Q(Q8_0), q4_0_to_float,   q4_0_from_float,   q4_0_unpack,   8,   0},
-    {"q4_1",   Q(Q4_1),   MOEE_QK,   BLK(moee_block_q4_1),      1,  3,  Q(Q8_1), q4_1_to_float,   q4_1_from_float,   q4_1_unpack,   0,   1},
-    {"q5_0",   Q(Q5_0),   MOEE_QK,   BLK(moee_block_q5_0),      1,  8,  Q(Q8_0), q5_0_to_float,   q5_0_from_float,   q5_0_unpack,   16,  0},
-    {"q5_1",   Q(Q5_1),   MOEE_QK,   BLK(moee_block_q5_1),      1,  9,  Q(Q8_1), q5_1_to_float,   q5_1_from_float,   q5_1_unpack,   0,   1},
-    {"q2_K",   Q(Q2_K),   MOEE_QK_K, BLK(moee_block_q2_K),      1,  10, Q(Q8_K), q2_K_to_float,   q2_K_from_float,   q2_K_unpack,   0,   1},
-    {"q3_K",   Q(Q3_K),   MOEE_QK_K, BLK(moee_block_q3_K),      1,  12, Q(Q8_K), q3_K_to_float,   q3_K_from_float,   q3_K_unpack,   4,   0},
-    {"q4_K",   Q(Q4_K),   MOEE_QK_K, BLK(moee_block_q4_K),      1,  15, Q(Q8_K), q4_K_to_float,   q4_K_from_float,   q4_K_unpack,   0,   1},
-    {"q5_K",   Q(Q5_K),   MOEE_QK_K, BLK(moee_block_q5_K),      1,  17, Q(Q8_K), q5_K_to_float,   q5_K_from_float,   q5_K_unpack,   0,   1},
-    {"q6_K",   Q(Q6_K),   MOEE_QK_K, BLK(moee_block_q6_K),      1,  18, Q(Q8_K), q6_K_to_float,   q6_K_from_float,   q6_K_unpack,   32,  0},
-    {"iq4_nl", Q(IQ4_NL), MOEE_QK,   BLK(moee_block_iq4_nl),    1,  25, Q(Q8_0), iq4_nl_to_float, iq4_nl_from_float, iq4_nl_unpack, 128, 0},
-    {"iq4_xs", Q(IQ4_XS), MOEE_QK_K, BLK(moee_block_iq4_xs),    1,  30, Q(Q8_K), iq4_xs_to_float, iq4_xs_from_float, iq4_xs_unpack, 128, 0},
+    /* name    id         block      bytes, align               quant ftype act      to_float         from_float         unpack         offset min sub16 */
+    {"f32",    Q(F32),    1,         4, 4,                      0,  0,  Q(F32),  f32_to_float,    f32_from_float,    NULL,          0,   0, 0},
+    {"f16",    Q(F16),    1,         2, 2,                      0,  1,  Q(F16),  f16_to_float,    f16_from_float,    NULL,          0,   0, 0},
+    {"bf16",   Q(BF16),   1,         2, 2,                      0,  32, Q(BF16), bf16_to_float,   bf16_from_float,   NULL,          0,   0, 0},
+    {"q8_0",   Q(Q8_0),   MOEE_QK,   BLK(moee_block_q8_0),      1,  7,  Q(Q8_0), q8_0_to_float,   q8_0_from_float,   q8_0_unpack,   128, 0, 0},
+    {"q4_0",   Q(Q4_0),   MOEE_QK,   BLK(moee_block_q4_0),      1,  2,  Q(Q8_0), q4_0_to_float,   q4_0_from_float,   q4_0_unpack,   8,   0, 0},
+    {"q4_1",   Q(Q4_1),   MOEE_QK,   BLK(moee_block_q4_1),      1,  3,  Q(Q8_1), q4_1_to_float,   q4_1_from_float,   q4_1_unpack,   0,   1, 0},
+    {"q5_0",   Q(Q5_0),   MOEE_QK,   BLK(moee_block_q5_0),      1,  8,  Q(Q8_0), q5_0_to_float,   q5_0_from_float,   q5_0_unpack,   16,  0, 0},
+    {"q5_1",   Q(Q5_1),   MOEE_QK,   BLK(moee_block_q5_1),      1,  9,  Q(Q8_1), q5_1_to_float,   q5_1_from_float,   q5_1_unpack,   0,   1, 0},
+    {"q2_K",   Q(Q2_K),   MOEE_QK_K, BLK(moee_block_q2_K),      1,  10, Q(Q8_K), q2_K_to_float,   q2_K_from_float,   q2_K_unpack,   0,   1, 1},
+    {"q3_K",   Q(Q3_K),   MOEE_QK_K, BLK(moee_block_q3_K),      1,  12, Q(Q8_K), q3_K_to_float,   q3_K_from_float,   q3_K_unpack,   4,   0, 1},
+    {"q4_K",   Q(Q4_K),   MOEE_QK_K, BLK(moee_block_q4_K),      1,  15, Q(Q8_K), q4_K_to_float,   q4_K_from_float,   q4_K_unpack,   0,   1, 0},
+    {"q5_K",   Q(Q5_K),   MOEE_QK_K, BLK(moee_block_q5_K),      1,  17, Q(Q8_K), q5_K_to_float,   q5_K_from_float,   q5_K_unpack,   0,   1, 0},
+    {"q6_K",   Q(Q6_K),   MOEE_QK_K, BLK(moee_block_q6_K),      1,  18, Q(Q8_K), q6_K_to_float,   q6_K_from_float,   q6_K_unpack,   32,  0, 1},
+    {"iq4_nl", Q(IQ4_NL), MOEE_QK,   BLK(moee_block_iq4_nl),    1,  25, Q(Q8_0), iq4_nl_to_float, iq4_nl_from_float, iq4_nl_unpack, 128, 0, 0},
+    {"iq4_xs", Q(IQ4_XS), MOEE_QK_K, BLK(moee_block_iq4_xs),    1,  30, Q(Q8_K), iq4_xs_to_float, iq4_xs_from_float, iq4_xs_unpack, 128, 0, 0},
 };
 #undef Q
 #undef BLK

@@ -215,6 +215,7 @@ static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 }
 
 void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y); return; }
     const int few = qx->n_tokens <= 2;   /* (measured: from 3 tokens on, packing pays) */
     const int64_t n_row_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
     /* Row tiles are handed out one at a time (eight for the few-token path): a thread
@@ -247,6 +248,7 @@ static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, i
 }
 
 int32_t moee_avx2_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) return moee_scalar_block_dot(W, r, b, qx, t);
     return W->type == MOEE_TYPE_Q8_0 ? block_dot_typed(MOEE_TYPE_Q8_0, W, r, b, qx, t)
                                      : block_dot_typed(MOEE_TYPE_Q4_0, W, r, b, qx, t);
 }

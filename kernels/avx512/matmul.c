@@ -252,6 +252,7 @@ static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 }
 
 void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y); return; }
     const int few = qx->n_tokens < 4;
     const int64_t tile = few ? FEW_ROWS : PACK_ROWS;
     const int64_t n_row_tiles = (W->rows + tile - 1) / tile;
@@ -287,6 +288,7 @@ static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, i
 }
 
 int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) return moee_scalar_block_dot(W, r, b, qx, t);
     return W->type == MOEE_TYPE_Q8_0 ? block_dot_typed(MOEE_TYPE_Q8_0, W, r, b, qx, t)
                                      : block_dot_typed(MOEE_TYPE_Q4_0, W, r, b, qx, t);
 }
