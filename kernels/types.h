@@ -92,6 +92,8 @@ typedef struct {
     void (*from_float)(const float *src, void *dst, int64_t n);
     /* quantized types: block b (of 32 elements) of a row in the integer GEMM form */
     void (*unpack)(const void *row, int64_t b, moee_block32 *out);
+    /* the same without the codes u (d, m, sc, mn only) */
+    void (*scales)(const void *row, int64_t b, moee_block32 *out);
     int offset;              /* see moee_block32 */
     int has_min;             /* the m * mn term is not always zero */
     int sub16;               /* sc, mn differ between the halves of a 32-block */
