@@ -140,11 +140,6 @@ static int get_matrix(loader *L, const char *name, int required, int64_t rows, i
     const gguf_tensor *t = get_tensor(L, name, required, 2, ne, -1, error);
     memset(out, 0, sizeof *out);
     if (!t) return 0;
-    if (t->type != MOEE_TYPE_Q8_0 && t->type != MOEE_TYPE_Q4_0 && moee_type(t->type)->is_quantized) {
-        fail(L, "tensor %s has type %s, which moee cannot compute with yet", name, moee_type(t->type)->name);
-        *error = 1;
-        return 0;
-    }
     out->type = t->type;
     out->data = t->data;
     out->rows = rows;
