@@ -8,11 +8,14 @@
  * the layers first); each tensor in the type the recipe gives it (tools/convert/
  * recipe.h), converted from the input's type through floats, or copied as it is
  * when the type does not change (quantizing anew would not give the same bytes for
- * the K types). The input is memory-mapped and read one chunk of rows at a time:
- * memory stays a few chunk buffers whatever the model's size. */
+ * the K types). The input is memory-mapped and read one chunk of rows at a time,
+ * and a tensor's pages are released once it is written: memory stays a few chunk
+ * buffers and about one tensor of the input whatever the model's size. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "kernels/types.h"
 #include "tools/convert/arch.h"
 #include "tools/convert/convert.h"
@@ -54,6 +57,15 @@ static uint32_t effective_dims(const gguf_tensor *t) {
     uint32_t n = t->n_dims;
     while (n > 1 && t->ne[n - 1] == 1) n--;
     return n;
+}
+
+/* A tensor's pages of the input mapping are not needed again: let them go, so
+ * that resident memory stays about one tensor whatever the model's size. */
+static void release_input(const gguf_tensor *t) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t start = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    const uintptr_t end = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+    if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 /* ---- the model facts the recipe needs ------------------------------------------------ */
@@ -191,6 +203,7 @@ int convert_gguf(const char *in_path, const char *out_path, const convert_option
                 st.file_bytes += (uint64_t)k * out_row;
             }
         }
+        release_input(t);
         st.n_tensors++;
         show_progress(o, i + 1, n, st.file_bytes);
     }
