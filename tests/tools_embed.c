@@ -21,6 +21,7 @@
 #include "tools/cmd.h"
 #include "tools/embed_input.h"
 #include "tools/convert/model_write.h"
+#include "tools/convert/recipe.h"
 #include "tools/output.h"
 
 #define CONTEXT 40
@@ -84,7 +85,7 @@ static int make_model(void) {
     c.vocab_size = tokenizer_vocab_size(vocab.t);
     c.context_length = CONTEXT;
     if (!rc) rc = arch_tensor_plan(&c, &plan, &n_plan, err, sizeof err);
-    model_write_options wo = {MOEE_TYPE_F16, vocab.t, NULL, 0, "test"};
+    model_write_options wo = {recipe_by_name("F16"), 0, vocab.t, NULL, 0, "test"};
     if (!rc) rc = model_write(model_path, &c, plan, n_plan, &wo, fill_rows, NULL, NULL, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
     free(plan);
