@@ -73,9 +73,6 @@ static int get_float(loader *L, const char *suffix, int required, float def, flo
 
 /* ---- tensors ------------------------------------------------------------- */
 
-/* Bytes an element of `type` must be aligned to when the kernels read it. */
-static uintptr_t type_alignment(uint32_t type) { return type == MOEE_TYPE_F32 ? 4 : 2; }
-
 /* Finds tensor `name` and checks it has shape ne (innermost first; trailing
  * dimensions of 1 may be left out either side) and, if want_type >= 0, that type.
  * Returns NULL without error when it is absent and optional. */
@@ -106,8 +103,7 @@ static const gguf_tensor *get_tensor(loader *L, const char *name, int required, 
     }
     const moee_type_traits *tt = moee_type(t->type);
     if (!tt) {
-        fail(L, "tensor %s has type %u, which moee does not support (f32, f16, bf16, q8_0, q4_0)",
-             name, t->type);
+        fail(L, "tensor %s has type %u, which moee does not support", name, t->type);
         *error = 1;
         return NULL;
     }
@@ -122,7 +118,7 @@ static const gguf_tensor *get_tensor(loader *L, const char *name, int required, 
         *error = 1;
         return NULL;
     }
-    if ((uintptr_t)t->data % type_alignment(t->type) != 0) {
+    if ((uintptr_t)t->data % tt->align != 0) {
         fail(L, "tensor %s is not aligned in the file", name);
         *error = 1;
         return NULL;
@@ -143,6 +139,11 @@ static int get_matrix(loader *L, const char *name, int required, int64_t rows, i
     const gguf_tensor *t = get_tensor(L, name, required, 2, ne, -1, error);
     memset(out, 0, sizeof *out);
     if (!t) return 0;
+    if (t->type != MOEE_TYPE_Q8_0 && t->type != MOEE_TYPE_Q4_0 && moee_type(t->type)->is_quantized) {
+        fail(L, "tensor %s has type %s, which moee cannot compute with yet", name, moee_type(t->type)->name);
+        *error = 1;
+        return 0;
+    }
     out->type = t->type;
     out->data = t->data;
     out->rows = rows;

@@ -26,7 +26,7 @@ check test -s "$T/ds.gguf"
 check test ! -e "$T/ds.gguf.tmp"
 expect_error "missing dir" "config.json" "$MOEE" convert "$T/nowhere" "$T/x.gguf"
 check test ! -e "$T/x.gguf"
-expect_error "bad type" "q3_k" "$MOEE" convert $G/olmoe-tiny "$T/x.gguf" --type q3_k
+expect_error "bad type" "q9_9" "$MOEE" convert $G/olmoe-tiny "$T/x.gguf" --type q9_9
 expect_error "extra arg" "unexpected argument" "$MOEE" convert a b c
 mkdir "$T/llama" && echo '{"architectures": ["LlamaForCausalLM"]}' >"$T/llama/config.json"
 expect_error "unknown arch" "LlamaForCausalLM" "$MOEE" convert "$T/llama" "$T/x.gguf"

@@ -58,7 +58,7 @@ for src in $srcs; do
     fi
 done
 
-targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input gen_long}
+targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input http gen_long}
 for t in $targets; do
     if [ "$t" = gen_seeds ]; then
         # the seed generator: an ordinary program that also needs the model writer of tools/
@@ -75,7 +75,8 @@ for t in $targets; do
         continue
     fi
     extra=""
-    [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the one target that reads a tools/ format
+    [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the targets that read a tools/ format
+    [ "$t" = http ] && extra="tools/serve/http.c tools/serve/api.c tools/serve/batcher.c tools/serve/metrics.c -lpthread"
     echo "  LD $OUT/fuzz_$t"
     # shellcheck disable=SC2086
     $CC $CFLAGS -DFUZZING -fsanitize=fuzzer -Itests tests/fuzz/fuzz_$t.c $extra $objs -lm -o "$OUT/fuzz_$t"

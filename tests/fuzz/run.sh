@@ -18,7 +18,7 @@
 # Run from the repository root.
 seconds=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-json gguf safetensors prompt stats tokenizer_encode tokenizer_gguf tokenizer_json embed_input model}
+targets=${*:-json gguf safetensors prompt stats tokenizer_encode tokenizer_gguf tokenizer_json embed_input http model}
 status=0
 if [ ! -d build/fuzz/long ] && [ -x build/fuzz/gen_long ]; then
     build/fuzz/gen_long build/fuzz/long || status=1
@@ -29,6 +29,7 @@ for t in $targets; do
         gguf|tokenizer_gguf) extra="-dict=tests/fuzz/gguf.dict -max_len=65536" ;;
         model) extra="-dict=tests/fuzz/gguf.dict -max_len=65536 -timeout=30" ;;
         tokenizer_encode) extra="-timeout=30" ;;
+        http) extra="-dict=tests/fuzz/http.dict" ;;
         *) extra="" ;;
     esac
     mkdir -p "build/fuzz/corpus/$t" "build/fuzz/artifacts/$t"
