@@ -4,8 +4,8 @@
  *     sized its tables by the largest id: 6.6 GB and 18 s);
  *   - a 100,000-byte added token on 1 MB of text (the old matcher re-walked the
  *     token from every position: minutes);
- *   - an 8 MB word and 8 MB of spaces (the old pre-tokenizer and BPE kept ~35-41
- *     bytes per input byte);
+ *   - an 8 MB word, 8 MB of spaces and 8 MB of one combining mark (the old
+ *     pre-tokenizer and BPE kept ~35-41 bytes per input byte);
  * and the added-token matcher against the obvious quadratic one on random tokens.
  *
  * Each measured case runs in a forked child: the parent polls its resident size
@@ -262,7 +262,8 @@ typedef struct { const moee_tokenizer *t; int kind; } big_case;
 static int big_text_case(void *arg) {
     const big_case *c = arg;
     char *text = malloc(BIG_TEXT), err[256];
-    for (size_t i = 0; i < BIG_TEXT; i++) text[i] = c->kind ? ' ' : "abcdefghij"[i % 7];
+    for (size_t i = 0; i < BIG_TEXT; i++)
+        text[i] = c->kind == 0 ? "abcdefghij"[i % 7] : c->kind == 1 ? ' ' : "\xCC\x81"[i % 2];
     tokenizer_ids ids = {0};
     int rc = tokenizer_encode(c->t, text, BIG_TEXT, 0, &ids, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
@@ -272,20 +273,21 @@ static int big_text_case(void *arg) {
 }
 
 static void test_big_texts(void) {
+    static const char *const kinds[3] = {"one word", "spaces", "U+0301 (NFC's longest case)"};
     test_vocab v[3];
     const char *files[3] = {TOKENIZER_DATA "olmoe.gguf.gz", TOKENIZER_DATA "qwen2.gguf.gz",
                             TOKENIZER_DATA "ggml-vocab-deepseek-llm.gguf.gz"};
     for (int f = 0; f < 3; f++) {
         if (test_vocab_load(&v[f], files[f])) { CHECK(0); continue; }
-        for (int kind = 0; kind < 2; kind++) {
+        for (int kind = 0; kind < 3; kind++) {
             big_case c = {v[f].t, kind};
             bounded_run r = run_bounded(big_text_case, &c, 120, 4096);
             double per_byte = r.peak_mb * (1 << 20) / BIG_TEXT;
             printf("  %s, %d MB of %s: %.1f s, %.1f bytes per input byte\n", tokenizer_pre_name(v[f].t),
-                   BIG_TEXT >> 20, kind ? "spaces" : "one word", r.seconds, per_byte);
+                   BIG_TEXT >> 20, kinds[kind], r.seconds, per_byte);
             /* The input itself is 1 byte per byte; the bound is twice the aim of ~10. */
             CHECKF(r.ok && (!MEMORY_ASSERTED || per_byte < 20), "%s, %d MB of %s: ok %d, %.1f bytes per byte",
-                   tokenizer_pre_name(v[f].t), BIG_TEXT >> 20, kind ? "spaces" : "one word", r.ok, per_byte);
+                   tokenizer_pre_name(v[f].t), BIG_TEXT >> 20, kinds[kind], r.ok, per_byte);
         }
         test_vocab_free(&v[f]);
     }
