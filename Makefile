@@ -64,7 +64,7 @@ LIB_ENGINE    := $(BUILD)/libengine.a
 LIB_TOOLS     := $(BUILD)/libtools.a
 PY_LIB        := tools/python/moee/libmoee.so
 
-.PHONY: all test test-unit test-asan test-neon bench demo clean
+.PHONY: all test test-unit test-asan test-neon bench demo fuzz clean
 all: moee libmoee.a $(PY_LIB)
 
 $(BUILD)/%.o: %.c
@@ -152,6 +152,15 @@ test: all
 test-neon:
 	$(MAKE) --no-print-directory test-unit BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc \
 	    OPENMP=0 T=kernels RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+
+# fuzz: every libFuzzer target (clang, ASan + UBSan) for FUZZ_SECONDS each, one after
+# the other at the lowest priority, after replaying the long inputs of
+# tests/fuzz/gen_long.c (tests/fuzz/run.sh; logs and findings under build/fuzz/).
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
+fuzz:
+	sh tests/fuzz/build.sh
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # bench: kernels against the machine's measured peak, then the tokenizer (MB/s).
 # The end-to-end embedding benchmark is bench/bench_embed.sh (synthesizes a full-size model).
