@@ -19,8 +19,8 @@
 #
 # Environment: MOEE (the binary, default ./moee), MODELS (default /tmp/models; a
 # missing model is synthesized there as ARCH-full.q4_0.gguf, ~4-9 GB), THREADS
-# (default: all cores), WORKLOADS (default "short long"), LLAMA_CPP, BENCH_DIR
-# (scratch, default /tmp/moee-bench).
+# (default: all cores), WORKLOADS (default "short long"), COUNT (only the first
+# COUNT texts of each workload), LLAMA_CPP, BENCH_DIR (scratch, default /tmp/moee-bench).
 set -eu
 cd "$(dirname "$0")/.."
 archs=${*:-olmoe qwen2moe deepseek}
@@ -67,6 +67,7 @@ for arch in $archs; do
     cat "$model" > /dev/null   # into the page cache: the runs below measure compute, not the disk
     for w in $workloads; do
         texts=bench/data/$w.txt
+        if [ -n "${COUNT:-}" ]; then head -n "$COUNT" "$texts" > "$dir/$w.txt"; texts=$dir/$w.txt; fi
         /usr/bin/time -f "%e %M %U %S" -o "$dir/time.txt" "$moee" embed -m "$model" -i "$texts" -o "$dir/emb.npy" \
             --kind hs --prompt raw -q -t "$threads"
         tokens=$(sed -n 's/.*"tokens": *\([0-9]*\).*/\1/p' "$dir/emb.npy.json" | head -n 1)

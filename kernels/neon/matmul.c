@@ -141,12 +141,14 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 }
 
 void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y, r0, r1); return; }
     const int64_t rt0 = r0 / TILE_R, rt1 = (r1 + TILE_R - 1) / TILE_R;   /* TILE_R divides MOEE_ROW_BLOCK */
     if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
     else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
 
 int32_t moee_neon_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) return moee_scalar_block_dot(W, r, b, qx, t);
     /* the tile that holds (r, t), through the same code as the matmul */
     int64_t row[TILE_R] = {r, r, r, r}, t0 = t / TILE_T * TILE_T;
     int32x4_t sums[TILE_R];
