@@ -306,12 +306,12 @@ static const char *texts[] = {"The cat sat on the mat.", "Embeddings from router
                               "a", "Bonjour, le monde", "x y z"};
 #define N_TEXTS 6
 
-static char *texts_json(int first, int n) {
-    static char buf[1024];
-    size_t o = 0;
-    o += (size_t)snprintf(buf + o, sizeof buf - o, "[");
-    for (int i = 0; i < n; i++) o += (size_t)snprintf(buf + o, sizeof buf - o, "%s\"%s\"", i ? "," : "", texts[first + i]);
-    snprintf(buf + o, sizeof buf - o, "]");
+/* texts[first..first+n) as a JSON array, in buf[1024] (one per thread) */
+static char *texts_json(char *buf, int first, int n) {
+    size_t o = 0, size = 1024;
+    o += (size_t)snprintf(buf + o, size - o, "[");
+    for (int i = 0; i < n; i++) o += (size_t)snprintf(buf + o, size - o, "%s\"%s\"", i ? "," : "", texts[first + i]);
+    snprintf(buf + o, size - o, "]");
     return buf;
 }
 
@@ -324,11 +324,15 @@ static void *concurrent_client(void *arg) {
     for (int k = 0; k < 6; k++) {
         s = s * 1103515245u + 12345u;
         int first = (int)(s >> 16) % N_TEXTS, n = 1 + (int)(s >> 8) % (N_TEXTS - first);
-        char body[1200];
+        char body[1200], list[1024];
         int b64 = k & 1;
-        snprintf(body, sizeof body, "{\"input\":%s%s}", texts_json(first, n), b64 ? ",\"encoding_format\":\"base64\"" : "");
+        snprintf(body, sizeof body, "{\"input\":%s%s}", texts_json(list, first, n), b64 ? ",\"encoding_format\":\"base64\"" : "");
         response r = call(w->port, "POST", "/v1/embeddings", body, NULL);
-        if (!same_rows(&r, 0, w->ref, first, n)) w->ok = 0;
+        if (!same_rows(&r, 0, w->ref, first, n)) {
+            fprintf(stderr, "client %d request %d (texts %d..%d, %s): status %d %.200s\n", w->seed, k, first,
+                    first + n - 1, b64 ? "base64" : "float", r.status, r.body ? r.body : "");
+            w->ok = 0;
+        }
         free_response(&r);
     }
     return NULL;
@@ -354,8 +358,8 @@ static void test_main_server(void) {
     int port = srv.port;
 
     /* floats and base64 equal moee embed; usage counts its tokens */
-    char body[2048];
-    snprintf(body, sizeof body, "{\"input\":%s,\"model\":\"my-model\"}", texts_json(0, N_TEXTS));
+    char body[2048], list[1024];
+    snprintf(body, sizeof body, "{\"input\":%s,\"model\":\"my-model\"}", texts_json(list, 0, N_TEXTS));
     response r = call(port, "POST", "/v1/embeddings", body, NULL);
     CHECKF(same_rows(&r, 0, &ref, 0, N_TEXTS), "float rows: %d %.300s", r.status, r.body);
     char usage[96];
@@ -363,7 +367,7 @@ static void test_main_server(void) {
     CHECKF(has(&r, usage) && has(&r, "\"model\":\"my-model\""), "%s not in %.200s", usage, r.body);
     CHECK(has(&r, "\"object\":\"list\"") && has(&r, "\"index\":5"));
     free_response(&r);
-    snprintf(body, sizeof body, "{\"input\":%s,\"encoding_format\":\"base64\",\"dimensions\":32}", texts_json(1, 3));
+    snprintf(body, sizeof body, "{\"input\":%s,\"encoding_format\":\"base64\",\"dimensions\":32}", texts_json(list, 1, 3));
     r = call(port, "POST", "/v1/embeddings", body, NULL);
     CHECKF(same_rows(&r, 0, &ref, 1, 3), "base64 rows: %d %.300s", r.status, r.body);
     free_response(&r);
@@ -378,7 +382,7 @@ static void test_main_server(void) {
     free_response(&r);
 
     /* TEI: normalize false is the exact vector; default normalizes */
-    snprintf(body, sizeof body, "{\"inputs\":%s,\"normalize\":false}", texts_json(0, 2));
+    snprintf(body, sizeof body, "{\"inputs\":%s,\"normalize\":false}", texts_json(list, 0, 2));
     r = call(port, "POST", "/embed", body, NULL);
     CHECKF(same_rows(&r, 1, &ref, 0, 2), "tei rows: %d %.200s", r.status, r.body);
     free_response(&r);
