@@ -351,7 +351,7 @@ static void test_main_server(void) {
     CHECK(ref.n == N_TEXTS && ref.dim == 32 && ref_ids.n == 2);
 
     char *argv[] = {"serve", "-m", MODEL, "--port", "0", "--api-key", KEY, "--max-client-batch", "8",
-                    "--payload-limit", "4096", "--timeout-ms", "700", "--max-wait-ms", "20", NULL};
+                    "--payload-limit", "4096", "--timeout-ms", "1500", "--max-wait-ms", "20", NULL};
     child srv = start_server(argv);
     CHECK(srv.port > 0);
     if (!srv.port) return;
@@ -521,14 +521,14 @@ static void test_main_server(void) {
 
 /* 429 while the queue is full, then SIGTERM with a request in flight. */
 static void test_limits_and_drain(void) {
-    char *argv[] = {"serve", "-m", MODEL, "--port", "0", "--max-concurrent-requests", "1", "--max-wait-ms", "600", NULL};
+    char *argv[] = {"serve", "-m", MODEL, "--port", "0", "--max-concurrent-requests", "1", "--max-wait-ms", "1500", NULL};
     child srv = start_server(argv);
     CHECK(srv.port > 0);
     if (!srv.port) return;
     char *req = request_text("POST", "/v1/embeddings", "{\"input\":\"a\"}", "");
     int first = connect_to(srv.port);
     send_str(first, req, strlen(req));
-    usleep(200000);   /* the first now waits in the queue for company (up to 600 ms) */
+    usleep(200000);   /* the first now waits in the queue for company (up to 1500 ms) */
     response r = call(srv.port, "POST", "/v1/embeddings", "{\"input\":\"b\"}", "");
     CHECKF(r.status == 429 && strstr(r.head, "Retry-After: 1") && has(&r, "rate_limit_exceeded"), "429: %d %s",
            r.status, r.head);
