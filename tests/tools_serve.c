@@ -7,7 +7,8 @@
  *
  * Checked: float and base64 vectors bit-identical to `moee embed`'s .npy (texts,
  * token ids, TEI normalize:false, a standardized moee-sum with --stats-in and a
- * prompt), usage tokens equal to embed's count, concurrent clients, keep-alive and
+ * prompt; token ids refused with text statistics, statistics of another prompt refused at
+ * start), usage tokens equal to embed's count, concurrent clients, keep-alive and
  * pipelining, chunked bodies, 100-continue, every error class (400, 401, 404, 405,
  * 413, 429 with Retry-After), a slow client timing out while others are served, a
  * dropped connection, the refusal to start without statistics, and SIGTERM finishing
@@ -584,12 +585,22 @@ static void test_standardized(void) {
     response r = call(srv.port, "POST", "/v1/embeddings", "{\"input\":[\"The cat sat on the mat.\",\"héllo wörld ✓\"]}", "");
     CHECKF(same_rows(&r, 0, &ref, 0, 2), "moee-sum: %d %.200s", r.status, r.body);
     free_response(&r);
+    r = call(srv.port, "POST", "/v1/embeddings", "{\"input\":[[1,2,3]]}", "");
+    CHECKF(r.status == 400 && has(&r, "token-id input cannot be standardized"), "ids: %d %s", r.status, r.body);
+    free_response(&r);
     r = call(srv.port, "GET", "/info", "", "");
     CHECK(has(&r, "\"kind\":\"moee-sum\"") && has(&r, "\"standardized\":true") && has(&r, "stats.json") &&
           has(&r, "\"prompt\":\"prompteol\""));
     free_response(&r);
     CHECK(stop_server(&srv) == 0);
     free(ref.rows);
+
+    /* statistics made with another prompt are refused at start */
+    char *other[] = {"serve", "-m", MODEL, "--port", "0", "--kind", "moee-sum", "--stats-in", stats, NULL};
+    child o = spawn(cmd_serve, other);
+    char olog[2048];
+    CHECK(finish(&o, olog, sizeof olog) == 1);
+    CHECKF(strstr(olog, "prompt 'prompteol', this run uses 'none'"), "%s", olog);
 
     /* without statistics a standardized kind refuses to start, naming the command that makes them */
     char *refuse[] = {"serve", "-m", MODEL, "--port", "0", "--kind", "rw", NULL};
