@@ -9,8 +9,9 @@
  *                      same vectors by moee_embed_finish, standardized over the
  *                      task's texts as `moee embed` does (on for rw / moee /
  *                      moee-sum, off for hs);
- *   --embeddings FILE  vectors computed elsewhere: JSONL {"text", "embedding"}, which
- *                      must cover every text the task uses.
+ *   --embeddings FILE  vectors computed elsewhere: JSONL {"text", "embedding"} (what
+ *                      `moee embed -o X.jsonl` writes for one kind; other keys such
+ *                      as its "id" are ignored), which must cover every text the task uses.
  * Each (task, kind) gives one JSON result file (schema in tools/eval/results.c) and a
  * cell of the summary table printed at the end.
  *
@@ -95,6 +96,7 @@ static void usage(FILE *out) {
         "                        for a folder of datasets, only datasets of that type\n"
         "                        (default: known from the dataset's MTEB name)\n"
         "  --embeddings FILE     JSONL of {\"text\": ..., \"embedding\": [...]} covering every text\n"
+        "                        (what moee embed -o FILE.jsonl writes for one kind)\n"
         "  --output FILE         the result file (one task and one kind only)\n"
         "  --output-dir DIR      one result file per task and kind, TASK.KIND.json\n"
         "                        (default: eval-results)\n"
@@ -103,7 +105,7 @@ static void usage(FILE *out) {
         "                        MTEB's per dataset: Emotion 16, TweetSentiment 32, others 8)\n"
         "  --seed N              seed of the undersampling and of k-means (default 42)\n"
         "  --kmeans-restarts N   k-means++ restarts, best inertia kept (default 10)\n"
-        "  -q                    no progress on stderr\n"
+        "  -q, --quiet           no progress on stderr\n"
         "\n"
         "embedding options (with -m, as in moee embed):\n"
         "  --kind LIST           hs,rw,moee,moee-sum (default: all four)\n"
@@ -150,7 +152,7 @@ static int parse_options(int argc, char **argv, options *o) {
         long long n;
 #define NEED_VALUE() do { if (!v) { fprintf(stderr, "moee eval: %s needs a value\n", a); return -1; } i++; } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
-        else if (!strcmp(a, "-q")) o->quiet = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--task-instruction")) o->task_instruction = 1;
         else if (!strcmp(a, "--data")) { NEED_VALUE(); o->data = v; }
         else if (!strcmp(a, "--task")) { NEED_VALUE(); o->task = v; }
