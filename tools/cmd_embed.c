@@ -18,6 +18,7 @@
 #include "moee.h"
 #include "tools/cmd.h"
 #include "tools/embed_input.h"
+#include "tools/options.h"
 #include "tools/output.h"
 #include "weights/json.h"
 
@@ -96,25 +97,7 @@ typedef struct {
     moee_embed_options opt;       /* alpha, standardize and threads included */
 } embed_args;
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("moee embed: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
+#define fail(...) opt_fail("embed", __VA_ARGS__)
 
 static int parse_kinds(const char *list, embed_args *a) {
     a->n_kinds = 0;
@@ -162,10 +145,11 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             "--threads", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
-        if (!known) return fail("unknown option '%s' (see moee embed --help)", o);
-        if (i + 1 >= argc) return fail("%s needs a value (see moee embed --help)", o);
-        const char *v = argv[++i];
+        const char *v;
+        if (!known) return opt_unknown("embed", o);
+        if (opt_value("embed", argc, argv, &i, &v)) return 1;
         int64_t n;
+        double x;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "-i") || !strcmp(o, "--input")) a->input = v;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a->output = v;
@@ -179,9 +163,7 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             a->format = !strcmp(v, "npy") ? FMT_NPY : !strcmp(v, "npz") ? FMT_NPZ : !strcmp(v, "jsonl") ? FMT_JSONL : FMT_NONE;
             if (!a->format) return fail("--format: '%s' (expected npy, npz or jsonl)", v);
         } else if (!strcmp(o, "--alpha")) {
-            char *end;
-            double x = strtod(v, &end);
-            if (end == v || *end || !(x >= 0) || !isfinite(x)) return fail("--alpha: '%s' is not a number >= 0", v);
+            if (opt_number("embed", o, v, 0, &x)) return 1;
             a->opt.alpha = (float)x;
         } else if (!strcmp(o, "--pool")) {
             if (!strcmp(v, "last")) a->opt.pool = MOEE_POOL_LAST;
@@ -213,13 +195,13 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             else if (!strcmp(v, "off")) a->opt.standardize = MOEE_STANDARDIZE_OFF;
             else return fail("--standardize: '%s' (expected auto, on or off)", v);
         } else if (!strcmp(o, "--batch-tokens")) {
-            if (parse_int(v, 1, INT32_MAX, &n)) return fail("--batch-tokens: '%s' is not an integer >= 1", v);
+            if (opt_int("embed", o, v, 1, INT32_MAX, &n)) return 1;
             a->opt.batch_tokens = n;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
-            if (parse_int(v, 1, 4096, &n)) return fail("--threads: '%s' is not an integer >= 1", v);
+            if (opt_int("embed", o, v, 1, 4096, &n)) return 1;
             a->opt.threads = (int)n;
         } else {
-            return fail("unknown option '%s' (see moee embed --help)", o);
+            return opt_unknown("embed", o);
         }
     }
     if (!a->model) return fail("no model: give -m MODEL.gguf (see moee embed --help)");
@@ -405,6 +387,7 @@ static int embed_all(embed_run *r) {
     if (progress.shown) fputc('\n', stderr);
     r->seconds = seconds_since(&progress.start);
     if (rc && a->stats_in && !strncmp(err, "the statistics", 14)) return fail("%s: %s", a->stats_in, err);
+    if (rc && strstr(err, "no usable tokenizer")) return fail("%s: %s: embed token ids instead (--ids FILE)", a->model, err);
     return rc ? fail_record(r->in, err) : 0;
 }
 
@@ -513,8 +496,8 @@ int cmd_embed(int argc, char **argv) {
     rc = embed_all(&r) || write_outputs(&r);
     if (rc == 0) report_truncated(&r);
     if (rc == 0 && !a.quiet)
-        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", in.n,
-                r.out.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.out.counts.tokens / r.seconds : 0.0,
+        fprintf(stderr, "moee embed: %" PRId64 " text%s, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", in.n,
+                opt_plural(in.n), r.out.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.out.counts.tokens / r.seconds : 0.0,
                 a.output && strcmp(a.output, "-") ? a.output : "stdout");
     run_free(&r);
     embed_input_free(&in);

@@ -16,6 +16,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tools/cmd.h"
+#include "tools/options.h"
 #include "weights/file.h"
 #include "weights/gguf.h"
 #include "weights/json.h"
@@ -72,14 +73,10 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--template")) value = &o->template_text;
         else if (!strcmp(a, "--instruction")) value = &o->instruction;
         else {
-            fprintf(stderr, "moee tokenize: unknown option %s\n", a);
-            usage(stderr);
+            opt_unknown("tokenize", a);
             return -1;
         }
-        if (value) {
-            if (i + 1 >= argc) { fprintf(stderr, "moee tokenize: %s needs a value\n", a); return -1; }
-            *value = argv[++i];
-        }
+        if (value && opt_value("tokenize", argc, argv, &i, value)) return -1;
     }
     if (!o->model == !o->tokenizer) {
         fprintf(stderr, "moee tokenize: give exactly one of -m MODEL.gguf and --tokenizer tokenizer.json\n");
@@ -358,13 +355,14 @@ static int run_lines(run_state *st, FILE *in) {
         if (st->o->jsonl) bad = is_blank(line, len) ? 0 : process_jsonl(st, line, len);
         else bad = st->o->decode ? decode_plain(st, line, len) : encode_plain(st, line, len);
         if (bad) {
-            fprintf(stderr, "moee tokenize: line %zu: %s\n", line_no, st->err);
+            fprintf(stderr, "moee tokenize: %s:%zu: %s\n", st->o->input && strcmp(st->o->input, "-") ? st->o->input : "stdin",
+                    line_no, st->err);
             rc = 1;
             break;
         }
     }
     if (!rc && ferror(in)) {
-        fprintf(stderr, "moee tokenize: reading %s: %s\n", st->o->input ? st->o->input : "stdin", strerror(errno));
+        fprintf(stderr, "moee tokenize: %s: read failed: %s\n", st->o->input ? st->o->input : "stdin", strerror(errno));
         rc = 1;
     }
     free(line);
