@@ -1,6 +1,9 @@
 # moee: build with `make`, test with `make test`.
 #
-# Layout (arrows point one way): tools -> engine -> {tokenizer, kernels, weights}.
+# Layering (includes point one way, each folder using only those before it):
+#   kernels <- weights <- tokenizer <- engine <- tools
+# (weights uses kernels/types.h for block sizes; the tokenizer reads GGUF/JSON through
+# weights/; engine uses all three; tools use engine/moee.h and the lower folders).
 # Each library folder becomes its own archive so that a test links only what it needs:
 #   tests/kernels_*.c   -> kernels
 #   tests/weights_*.c   -> weights + kernels (block sizes come from the type table)

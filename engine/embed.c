@@ -57,7 +57,7 @@ moee_rw_source moee_rw_source_resolve(const moee_model *m, moee_rw_source reques
 
 static const moee_tokenizer *tokenizer_of(const moee_model *m, char *err, size_t err_size) {
     const moee_tokenizer *t = moee_model_tokenizer(m);
-    if (!t) snprintf(err, err_size, "the model file carries no usable tokenizer (embed token ids instead)");
+    if (!t) snprintf(err, err_size, "the model file carries no usable tokenizer, so it can only embed token ids");
     return t;
 }
 
