@@ -453,13 +453,8 @@ uint32_t arch_tensor_type(const tensor_plan *t, uint32_t want) {
 }
 
 uint32_t arch_file_type(uint32_t weight_type) {
-    switch (weight_type) {
-    case MOEE_TYPE_F16: return 1;    /* LLAMA_FTYPE_MOSTLY_F16 */
-    case MOEE_TYPE_Q4_0: return 2;   /* LLAMA_FTYPE_MOSTLY_Q4_0 */
-    case MOEE_TYPE_Q8_0: return 7;   /* LLAMA_FTYPE_MOSTLY_Q8_0 */
-    case MOEE_TYPE_BF16: return 32;  /* LLAMA_FTYPE_MOSTLY_BF16 */
-    default: return 0;               /* LLAMA_FTYPE_ALL_F32 */
-    }
+    const moee_type_traits *t = moee_type(weight_type);   /* the type table's row holds it */
+    return t ? t->file_type : 0;                          /* LLAMA_FTYPE_ALL_F32 */
 }
 
 /* ---- metadata ------------------------------------------------------------------ */
