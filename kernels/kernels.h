@@ -35,9 +35,10 @@ size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols);
 
 /* Y[t][r] = sum_c X[t][c] * W[r][c] for t < n_tokens, r < W->rows.
  * X is [n_tokens][W->cols], Y is [n_tokens][W->rows], both contiguous float.
- * F32/F16/BF16 weights: float products, float accumulation. Q8_0/Q4_0 weights: each
- * X row is quantized to Q8_0 blocks (ggml's reference quantizer), int8 x int8 /
- * int8 x int4 block dot products in int32, scaled by the two fp16 scales. */
+ * F32/F16/BF16 weights: float products, float accumulation. Quantized weights (every
+ * type of the type table): each X row is quantized to Q8_0 blocks (ggml's reference
+ * quantizer), exact int32 block dot products with the weights' integer codes, then
+ * scaled (kernels/matmul.c). */
 void moee_matmul(moee_team *team, const moee_matrix *W, const float *X, int64_t n_tokens, float *Y, void *scratch);
 
 /* Expert-grouped variant: Y[i][r] = W[r] . X[x_rows[i]] for i < n, X rows of

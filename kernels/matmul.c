@@ -22,7 +22,9 @@
  * with isum and msum exact int32 (|isum| < 2^31 for every type: Q6_K's is the
  * largest, 2 * 128 * 32 * 16 * 128 = 2^24). Per output, in block order:
  *     acc = acc + (float)isum * (d * d_x)
- *     acc = acc + (float)msum * (m * d_x)        (types with a minimum only)
+ *     acc = acc + m * ((float)msum * d_x)        (types with a minimum only)
+ * (the second grouping lets the SIMD kernels compute (float)msum * d_x once per
+ * token when msum is the activation sum, i.e. for every type but Q2_K)
  * each a separately rounded float operation (ISO C: no FMA contraction); every SIMD
  * variant does exactly this, so all variants agree bit for bit. For Q8_0 and Q4_0
  * this is the sequence moee always had.
@@ -73,7 +75,7 @@ void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y,
                     moee_block32_dot(tt, &o, qx->qs + t * qx->cols + b * MOEE_QK, qx->sum16[at],
                                      qx->sum[at] - qx->sum16[at], &isum, &msum);
                     acc[j] = acc[j] + (float)isum * (o.d * qx->d[at]);
-                    if (tt->has_min) acc[j] = acc[j] + (float)msum * (o.m * qx->d[at]);
+                    if (tt->has_min) acc[j] = acc[j] + o.m * ((float)msum * qx->d[at]);
                 }
             }
             for (int64_t j = 0; j < nt; j++) Y[(t0 + j) * W->rows + r] = acc[j];

@@ -11,7 +11,8 @@
  *   2. The variant's matmul_quant computes, for every (token, row) and every block
  *      b in order, the exact int32 block dot product isum_b and accumulates
  *          acc = acc + (float)isum_b * (d_w_b * d_x_b)
- *      as three separately rounded float operations (no FMA), starting from 0.
+ *      as three separately rounded float operations (no FMA), starting from 0
+ *      (plus a minimum term for the types that have one: kernels/matmul.c).
  *   Because the integer part is exact and the float sequence is the same, the
  *   quantized matmul gives bit-identical results in every variant.
  *

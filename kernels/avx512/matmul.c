@@ -282,11 +282,9 @@ INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_m
             transpose8_store(r, &pack->q[pb][0][8 * half][0], sizeof pack->q[0][0]);
         }
         for (int i = 0; i < PACK_ROWS; i++) {
-            moee_block32 o;
-            tt->scales(rp[i], b0 + pb, &o);
-            pack->d[pb][i] = o.d;
-            pack->m[pb][i] = o.m;
-            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = o.sc[h]; pack->mn[pb][h][i] = o.mn[h]; }
+            int32_t sc[2], mn[2];
+            scales32(type, rp[i], b0 + pb, &pack->d[pb][i], &pack->m[pb][i], sc, mn);
+            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = sc[h]; pack->mn[pb][h][i] = mn[h]; }
         }
     }
 }
@@ -328,16 +326,18 @@ INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int 
             /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
             acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum),
                                                          _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
-            if (has_min) {
-                __m512i msum = _mm512_set1_epi32(s[j]);
+            if (has_min) {   /* acc + m * ((float)msum * d_x) */
+                __m512 mdx;
                 if (sub16)
-                    msum = _mm512_add_epi32(
-                        _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][0]), _mm512_set1_epi32(s16[j])),
-                        _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][1]),
-                                           _mm512_set1_epi32(s[j] - s16[j])));
-                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(msum),
-                                                             _mm512_mul_ps(_mm512_load_ps(pack->m[pb]),
-                                                                           _mm512_set1_ps(dx[j]))));
+                    mdx = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_add_epi32(
+                            _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][0]), _mm512_set1_epi32(s16[j])),
+                            _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][1]),
+                                               _mm512_set1_epi32(s[j] - s16[j])))),
+                        _mm512_set1_ps(dx[j]));
+                else
+                    mdx = _mm512_set1_ps((float)s[j] * dx[j]);
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_load_ps(pack->m[pb]), mdx));
             }
         }
     }
