@@ -1,14 +1,14 @@
 #!/bin/sh
 # bench_serve.sh: `moee serve` against `moee embed` on the same texts, and latency.
 #
-#   sh bench/bench_serve.sh [MODEL] [N_TEXTS] [CLIENTS]
+#   sh bench/bench_serve.sh [MODEL] [N_TEXTS] [CLIENTS]      (IDLE=N idle probes, default 10)
 #   defaults: /tmp/models/olmoe-full.q4_0.gguf (made by `moee synth --arch olmoe --shape
 #   full --type q4_0 --tokenizer ...` if missing, as bench_embed.sh does), 512, 16
 #
 # 1. `moee embed` on N STS Benchmark sentences (PromptEOL, hs): its own texts/s and
 #    tokens/s (model load excluded: the time it reports for the embedding).
 # 2. `moee serve` with the same options on a free loopback port, after a warm-up
-#    request: p50/p99 latency of one short text on the idle server (20 requests).
+#    request: p50/p99 latency of one short text on the idle server (IDLE requests).
 # 3. CLIENTS concurrent clients send the same N texts in requests of 1-8 texts while
 #    one more client measures the latency of single short texts under that load.
 # Prints the ratio of the server's throughput to embed's (goal >= 90%). Both run one
@@ -51,8 +51,8 @@ for _ in $(seq 1 600); do
     sleep 0.1
 done
 [ -n "$port" ] || { echo "the server did not start"; exit 1; }
-build/bench/bench_serve idle "$port" 2 > /dev/null     # warm-up
-build/bench/bench_serve idle "$port" 20
+build/bench/bench_serve idle "$port" 1 > /dev/null     # warm-up
+build/bench/bench_serve idle "$port" "${IDLE:-10}"
 build/bench/bench_serve load "$port" "$dir/texts.n.txt" "$clients" 1 8 1000 | tee "$dir/load.txt"
 kill -TERM $pid
 wait $pid || true

@@ -64,7 +64,7 @@ for t in $targets; do
         # the seed generator: an ordinary program that also needs the model writer of tools/
         echo "  LD $OUT/gen_seeds"
         # shellcheck disable=SC2086
-        $CC $CFLAGS tests/fuzz/gen_seeds.c tools/convert/arch.c tools/convert/model_write.c $objs -lm -o "$OUT/gen_seeds"
+        $CC $CFLAGS tests/fuzz/gen_seeds.c tools/convert/arch.c tools/convert/model_write.c tools/convert/recipe.c $objs -lm -o "$OUT/gen_seeds"
         continue
     fi
     if [ "$t" = gen_long ]; then

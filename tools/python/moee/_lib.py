@@ -61,6 +61,7 @@ class ModelInfo(Structure):          # moee_model_info
         ("has_tokenizer", c_int),
         ("weight_type", c_uint32),
         ("file_bytes", c_uint64),
+        ("fingerprint", c_char * 33),
     ]
 
 
@@ -102,12 +103,13 @@ class EmbedOptions(Structure):       # moee_embed_options
         ("batch_tokens", c_int64),
         ("truncate", c_int),
         ("replace_invalid_utf8", c_int),
-        ("progress", PROGRESS),
-        ("progress_user", c_void_p),
         ("threads", c_int),
         ("standardize", c_int),
         ("alpha", c_float),
         ("stats", POINTER(CStatistics)),
+        ("token_ids", c_int),
+        ("progress", PROGRESS),
+        ("progress_user", c_void_p),
     ]
 
 

@@ -66,7 +66,7 @@ class Model:
         self.stats = stats
         c = lib.moee_model_get_info(handle).contents
         info = {name: getattr(c, name) for name, _ in _lib.ModelInfo._fields_}
-        for key in ("arch", "name"):
+        for key in ("arch", "name", "fingerprint"):
             info[key] = info[key].decode("utf-8", "replace")
         info["has_tokenizer"] = bool(info["has_tokenizer"])
         info["path"] = self.path
