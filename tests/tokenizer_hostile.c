@@ -4,7 +4,7 @@
  *     sized its tables by the largest id: 6.6 GB and 18 s);
  *   - a 100,000-byte added token on 1 MB of text (the old matcher re-walked the
  *     token from every position: minutes);
- *   - an 8 MB word, 8 MB of spaces and 8 MB of one combining mark (the old
+ *   - a 4 MB word, 4 MB of spaces and 4 MB of one combining mark (the old
  *     pre-tokenizer and BPE kept ~35-41 bytes per input byte);
  * and the added-token matcher and long-piece BPE against the obvious quadratic
  * versions on random inputs.
@@ -310,10 +310,10 @@ static void test_bpe_oracle(void) {
     CHECKF(mismatches == 0, "%d of 2000 random pieces differ from the obvious BPE loop", mismatches);
 }
 
-/* ---- memory per input byte: an 8 MB word, 8 MB of spaces -------------------------------- */
+/* ---- memory per input byte: a 4 MB word, 4 MB of spaces, 4 MB of U+0301 -------------------------------- */
 
-/* 8 MB keeps the test to seconds; under ASan, where memory is not asserted, 2 MB. */
-enum { BIG_TEXT = MEMORY_ASSERTED ? 8 << 20 : 2 << 20 };
+/* 4 MB keeps the test to seconds; under ASan, where memory is not asserted, 1 MB. */
+enum { BIG_TEXT = MEMORY_ASSERTED ? 4 << 20 : 1 << 20 };
 typedef struct { const moee_tokenizer *t; int kind; } big_case;
 
 static int big_text_case(void *arg) {
