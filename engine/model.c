@@ -6,6 +6,7 @@
  * forward pass itself never has to doubt its inputs. Nothing is copied: the
  * views point into the mapping that gguf_open made. */
 #include "weights/file.h"
+#include "weights/fingerprint.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,11 +140,6 @@ static int get_matrix(loader *L, const char *name, int required, int64_t rows, i
     const gguf_tensor *t = get_tensor(L, name, required, 2, ne, -1, error);
     memset(out, 0, sizeof *out);
     if (!t) return 0;
-    if (t->type != MOEE_TYPE_Q8_0 && t->type != MOEE_TYPE_Q4_0 && moee_type(t->type)->is_quantized) {
-        fail(L, "tensor %s has type %s, which moee cannot compute with yet", name, moee_type(t->type)->name);
-        *error = 1;
-        return 0;
-    }
     out->type = t->type;
     out->data = t->data;
     out->rows = rows;
@@ -373,6 +369,7 @@ static int load(loader *L) {
         m->tokenizer = tokenizer_load_gguf(m->file, terr, sizeof terr);
     }
     in->has_tokenizer = m->tokenizer != NULL;
+    gguf_fingerprint(m->file, in->fingerprint);
     return 0;
 }
 

@@ -913,65 +913,41 @@ static void iq4_xs_from_float(const float *src, void *dst, int64_t n) {
         iq4_quantize(MOEE_QK_K, src + i * MOEE_QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l);
 }
 
-/* ---- unpack: one 32-block in the integer GEMM form (types.h, moee_block32) ---------- */
+/* ---- the integer GEMM form (types.h, moee_block32) ------------------------------------
+ * X_scales fills d, m, sc, mn of 32-block b of a row (the SIMD packers call it and
+ * make the codes themselves); X_unpack adds the 32 codes u. K types: 32-block b is
+ * part k = b % 8 of super-block b / 8. */
 
-static void set_plain(moee_block32 *o, float d) {
+static void set_plain(moee_block32 *o, float d, float m, int has_min) {
     o->sc[0] = o->sc[1] = 1;
-    o->mn[0] = o->mn[1] = 0;
+    o->mn[0] = o->mn[1] = (int16_t)has_min;
     o->d = d;
-    o->m = 0.0f;
+    o->m = m;
 }
 
-static void q8_0_unpack(const void *row, int64_t b, moee_block32 *o) {
-    const moee_block_q8_0 *blk = (const moee_block_q8_0 *)row + b;
-    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)(blk->qs[j] + 128);
-    set_plain(o, moee_f16_to_f32(blk->d));
+static void q8_0_scales(const void *row, int64_t b, moee_block32 *o) {
+    set_plain(o, moee_f16_to_f32(((const moee_block_q8_0 *)row)[b].d), 0.0f, 0);
 }
-static void q4_0_unpack(const void *row, int64_t b, moee_block32 *o) {
-    const moee_block_q4_0 *blk = (const moee_block_q4_0 *)row + b;
-    for (int j = 0; j < 16; j++) { o->u[j] = blk->qs[j] & 0xf; o->u[j + 16] = blk->qs[j] >> 4; }
-    set_plain(o, moee_f16_to_f32(blk->d));
+static void q4_0_scales(const void *row, int64_t b, moee_block32 *o) {
+    set_plain(o, moee_f16_to_f32(((const moee_block_q4_0 *)row)[b].d), 0.0f, 0);
 }
-static void q4_1_unpack(const void *row, int64_t b, moee_block32 *o) {
+static void q4_1_scales(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q4_1 *blk = (const moee_block_q4_1 *)row + b;
-    for (int j = 0; j < 16; j++) { o->u[j] = blk->qs[j] & 0xf; o->u[j + 16] = blk->qs[j] >> 4; }
-    set_plain(o, moee_f16_to_f32(blk->d));
-    o->mn[0] = o->mn[1] = 1;
-    o->m = moee_f16_to_f32(blk->m);
+    set_plain(o, moee_f16_to_f32(blk->d), moee_f16_to_f32(blk->m), 1);
 }
-static void q5_0_unpack(const void *row, int64_t b, moee_block32 *o) {
-    const moee_block_q5_0 *blk = (const moee_block_q5_0 *)row + b;
-    const uint32_t qh = load_qh(blk->qh);
-    for (int j = 0; j < 16; j++) {
-        o->u[j] = (uint8_t)((blk->qs[j] & 0xf) | (((qh >> j) & 1) << 4));
-        o->u[j + 16] = (uint8_t)((blk->qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
-    }
-    set_plain(o, moee_f16_to_f32(blk->d));
+static void q5_0_scales(const void *row, int64_t b, moee_block32 *o) {
+    set_plain(o, moee_f16_to_f32(((const moee_block_q5_0 *)row)[b].d), 0.0f, 0);
 }
-static void q5_1_unpack(const void *row, int64_t b, moee_block32 *o) {
+static void q5_1_scales(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q5_1 *blk = (const moee_block_q5_1 *)row + b;
-    const uint32_t qh = load_qh(blk->qh);
-    for (int j = 0; j < 16; j++) {
-        o->u[j] = (uint8_t)((blk->qs[j] & 0xf) | (((qh >> j) & 1) << 4));
-        o->u[j + 16] = (uint8_t)((blk->qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
-    }
-    set_plain(o, moee_f16_to_f32(blk->d));
-    o->mn[0] = o->mn[1] = 1;
-    o->m = moee_f16_to_f32(blk->m);
+    set_plain(o, moee_f16_to_f32(blk->d), moee_f16_to_f32(blk->m), 1);
 }
-static void iq4_nl_unpack(const void *row, int64_t b, moee_block32 *o) {
-    const moee_block_iq4_nl *blk = (const moee_block_iq4_nl *)row + b;
-    for (int j = 0; j < 16; j++) {
-        o->u[j] = (uint8_t)(moee_iq4nl_values[blk->qs[j] & 0xf] + 128);
-        o->u[j + 16] = (uint8_t)(moee_iq4nl_values[blk->qs[j] >> 4] + 128);
-    }
-    set_plain(o, moee_f16_to_f32(blk->d));
+static void iq4_nl_scales(const void *row, int64_t b, moee_block32 *o) {
+    set_plain(o, moee_f16_to_f32(((const moee_block_iq4_nl *)row)[b].d), 0.0f, 0);
 }
-/* K types: 32-block b is part k = b % 8 of super-block b / 8 */
-static void q2_K_unpack(const void *row, int64_t b, moee_block32 *o) {
+static void q2_K_scales(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q2_K *blk = (const moee_block_q2_K *)row + b / 8;
     const int k = (int)(b % 8);
-    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q2_code(blk->qs, 32 * k + j);
     for (int h = 0; h < 2; h++) {
         o->sc[h] = blk->scales[2 * k + h] & 0xF;
         o->mn[h] = blk->scales[2 * k + h] >> 4;
@@ -979,52 +955,104 @@ static void q2_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     o->d = moee_f16_to_f32(blk->d);
     o->m = -moee_f16_to_f32(blk->dmin);
 }
-static void q3_K_unpack(const void *row, int64_t b, moee_block32 *o) {
+static void q3_K_scales(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q3_K *blk = (const moee_block_q3_K *)row + b / 8;
     const int k = (int)(b % 8);
-    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)(q3_K_code(blk, 32 * k + j) + 4);
-    set_plain(o, moee_f16_to_f32(blk->d));
+    set_plain(o, moee_f16_to_f32(blk->d), 0.0f, 0);
     for (int h = 0; h < 2; h++) o->sc[h] = (int16_t)q3_K_scale(blk->scales, 2 * k + h);
+}
+/* Q4_K and Q5_K share the head: d, dmin, scales[12] */
+static void q45_K_scales(const moee_block_q4_K *blk, int k, moee_block32 *o) {
+    uint8_t sc, m;
+    get_scale_min_k4(k, blk->scales, &sc, &m);
+    set_plain(o, moee_f16_to_f32(blk->d) * sc, -(moee_f16_to_f32(blk->dmin) * m), 1);
+}
+static void q4_K_scales(const void *row, int64_t b, moee_block32 *o) {
+    q45_K_scales((const moee_block_q4_K *)row + b / 8, (int)(b % 8), o);
+}
+static void q5_K_scales(const void *row, int64_t b, moee_block32 *o) {
+    q45_K_scales((const moee_block_q4_K *)(const void *)((const moee_block_q5_K *)row + b / 8), (int)(b % 8), o);
+}
+static void q6_K_scales(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_q6_K *blk = (const moee_block_q6_K *)row + b / 8;
+    const int k = (int)(b % 8);
+    set_plain(o, moee_f16_to_f32(blk->d), 0.0f, 0);
+    for (int h = 0; h < 2; h++) o->sc[h] = blk->scales[2 * k + h];
+}
+static void iq4_xs_scales(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_iq4_xs *blk = (const moee_block_iq4_xs *)row + b / 8;
+    set_plain(o, moee_f16_to_f32(blk->d) * iq4_xs_scale(blk, (int)(b % 8)), 0.0f, 0);
+}
+
+/* 32 codes of 16 bytes of nibbles: low nibbles first, then high */
+static void nibble_codes(const uint8_t *qs, uint8_t *u) {
+    for (int j = 0; j < 16; j++) { u[j] = qs[j] & 0xf; u[j + 16] = qs[j] >> 4; }
+}
+static void q5_codes(const uint8_t *qs, const uint8_t qh[4], uint8_t *u) {
+    const uint32_t h = load_qh(qh);
+    nibble_codes(qs, u);
+    for (int j = 0; j < 32; j++) u[j] = (uint8_t)(u[j] | (((h >> j) & 1) << 4));
+}
+static void iq4_codes(const uint8_t *qs, uint8_t *u) {
+    nibble_codes(qs, u);
+    for (int j = 0; j < 32; j++) u[j] = (uint8_t)(moee_iq4nl_values[u[j]] + 128);
+}
+
+static void q8_0_unpack(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_q8_0 *blk = (const moee_block_q8_0 *)row + b;
+    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)(blk->qs[j] + 128);
+    q8_0_scales(row, b, o);
+}
+static void q4_0_unpack(const void *row, int64_t b, moee_block32 *o) {
+    nibble_codes(((const moee_block_q4_0 *)row)[b].qs, o->u);
+    q4_0_scales(row, b, o);
+}
+static void q4_1_unpack(const void *row, int64_t b, moee_block32 *o) {
+    nibble_codes(((const moee_block_q4_1 *)row)[b].qs, o->u);
+    q4_1_scales(row, b, o);
+}
+static void q5_0_unpack(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_q5_0 *blk = (const moee_block_q5_0 *)row + b;
+    q5_codes(blk->qs, blk->qh, o->u);
+    q5_0_scales(row, b, o);
+}
+static void q5_1_unpack(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_q5_1 *blk = (const moee_block_q5_1 *)row + b;
+    q5_codes(blk->qs, blk->qh, o->u);
+    q5_1_scales(row, b, o);
+}
+static void iq4_nl_unpack(const void *row, int64_t b, moee_block32 *o) {
+    iq4_codes(((const moee_block_iq4_nl *)row)[b].qs, o->u);
+    iq4_nl_scales(row, b, o);
+}
+static void q2_K_unpack(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_q2_K *blk = (const moee_block_q2_K *)row + b / 8;
+    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q2_code(blk->qs, 32 * (int)(b % 8) + j);
+    q2_K_scales(row, b, o);
+}
+static void q3_K_unpack(const void *row, int64_t b, moee_block32 *o) {
+    const moee_block_q3_K *blk = (const moee_block_q3_K *)row + b / 8;
+    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)(q3_K_code(blk, 32 * (int)(b % 8) + j) + 4);
+    q3_K_scales(row, b, o);
 }
 static void q4_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q4_K *blk = (const moee_block_q4_K *)row + b / 8;
-    const int k = (int)(b % 8);
-    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q4_K_code(blk->qs, 32 * k + j);
-    uint8_t sc, m;
-    get_scale_min_k4(k, blk->scales, &sc, &m);
-    o->sc[0] = o->sc[1] = sc;
-    o->mn[0] = o->mn[1] = m;
-    o->d = moee_f16_to_f32(blk->d);
-    o->m = -moee_f16_to_f32(blk->dmin);
+    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q4_K_code(blk->qs, 32 * (int)(b % 8) + j);
+    q4_K_scales(row, b, o);
 }
 static void q5_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q5_K *blk = (const moee_block_q5_K *)row + b / 8;
-    const int k = (int)(b % 8);
-    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q5_K_code(blk, 32 * k + j);
-    uint8_t sc, m;
-    get_scale_min_k4(k, blk->scales, &sc, &m);
-    o->sc[0] = o->sc[1] = sc;
-    o->mn[0] = o->mn[1] = m;
-    o->d = moee_f16_to_f32(blk->d);
-    o->m = -moee_f16_to_f32(blk->dmin);
+    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q5_K_code(blk, 32 * (int)(b % 8) + j);
+    q5_K_scales(row, b, o);
 }
 static void q6_K_unpack(const void *row, int64_t b, moee_block32 *o) {
     const moee_block_q6_K *blk = (const moee_block_q6_K *)row + b / 8;
-    const int k = (int)(b % 8);
-    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q6_K_code(blk, 32 * k + j);
-    set_plain(o, moee_f16_to_f32(blk->d));
-    for (int h = 0; h < 2; h++) o->sc[h] = blk->scales[2 * k + h];
+    for (int j = 0; j < 32; j++) o->u[j] = (uint8_t)q6_K_code(blk, 32 * (int)(b % 8) + j);
+    q6_K_scales(row, b, o);
 }
 static void iq4_xs_unpack(const void *row, int64_t b, moee_block32 *o) {
-    const moee_block_iq4_xs *blk = (const moee_block_iq4_xs *)row + b / 8;
-    const int k = (int)(b % 8);
-    const uint8_t *qs = blk->qs + 16 * k;
-    for (int j = 0; j < 16; j++) {
-        o->u[j] = (uint8_t)(moee_iq4nl_values[qs[j] & 0xf] + 128);
-        o->u[j + 16] = (uint8_t)(moee_iq4nl_values[qs[j] >> 4] + 128);
-    }
-    set_plain(o, moee_f16_to_f32(blk->d));
-    o->sc[0] = o->sc[1] = (int16_t)iq4_xs_scale(blk, k);
+    iq4_codes(((const moee_block_iq4_xs *)row)[b / 8].qs + 16 * (b % 8), o->u);
+    iq4_xs_scales(row, b, o);
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -1032,22 +1060,22 @@ static void iq4_xs_unpack(const void *row, int64_t b, moee_block32 *o) {
 #define Q(T) MOEE_TYPE_##T
 #define BLK(s) sizeof(s), _Alignof(s)
 static const moee_type_traits type_table[] = {
-    /* name    id         block      bytes, align               quant ftype act      to_float         from_float         unpack         offset min */
-    {"f32",    Q(F32),    1,         4, 4,                      0,  0,  Q(F32),  f32_to_float,    f32_from_float,    NULL,          0,   0},
-    {"f16",    Q(F16),    1,         2, 2,                      0,  1,  Q(F16),  f16_to_float,    f16_from_float,    NULL,          0,   0},
-    {"bf16",   Q(BF16),   1,         2, 2,                      0,  32, Q(BF16), bf16_to_float,   bf16_from_float,   NULL,          0,   0},
-    {"q8_0",   Q(Q8_0),   MOEE_QK,   BLK(moee_block_q8_0),      1,  7,  Q(Q8_0), q8_0_to_float,   q8_0_from_float,   q8_0_unpack,   128, 0},
-    {"q4_0",   Q(Q4_0),   MOEE_QK,   BLK(moee_block_q4_0),      1,  2,  Q(Q8_0), q4_0_to_float,   q4_0_from_float,   q4_0_unpack,   8,   0},
-    {"q4_1",   Q(Q4_1),   MOEE_QK,   BLK(moee_block_q4_1),      1,  3,  Q(Q8_1), q4_1_to_float,   q4_1_from_float,   q4_1_unpack,   0,   1},
-    {"q5_0",   Q(Q5_0),   MOEE_QK,   BLK(moee_block_q5_0),      1,  8,  Q(Q8_0), q5_0_to_float,   q5_0_from_float,   q5_0_unpack,   16,  0},
-    {"q5_1",   Q(Q5_1),   MOEE_QK,   BLK(moee_block_q5_1),      1,  9,  Q(Q8_1), q5_1_to_float,   q5_1_from_float,   q5_1_unpack,   0,   1},
-    {"q2_K",   Q(Q2_K),   MOEE_QK_K, BLK(moee_block_q2_K),      1,  10, Q(Q8_K), q2_K_to_float,   q2_K_from_float,   q2_K_unpack,   0,   1},
-    {"q3_K",   Q(Q3_K),   MOEE_QK_K, BLK(moee_block_q3_K),      1,  12, Q(Q8_K), q3_K_to_float,   q3_K_from_float,   q3_K_unpack,   4,   0},
-    {"q4_K",   Q(Q4_K),   MOEE_QK_K, BLK(moee_block_q4_K),      1,  15, Q(Q8_K), q4_K_to_float,   q4_K_from_float,   q4_K_unpack,   0,   1},
-    {"q5_K",   Q(Q5_K),   MOEE_QK_K, BLK(moee_block_q5_K),      1,  17, Q(Q8_K), q5_K_to_float,   q5_K_from_float,   q5_K_unpack,   0,   1},
-    {"q6_K",   Q(Q6_K),   MOEE_QK_K, BLK(moee_block_q6_K),      1,  18, Q(Q8_K), q6_K_to_float,   q6_K_from_float,   q6_K_unpack,   32,  0},
-    {"iq4_nl", Q(IQ4_NL), MOEE_QK,   BLK(moee_block_iq4_nl),    1,  25, Q(Q8_0), iq4_nl_to_float, iq4_nl_from_float, iq4_nl_unpack, 128, 0},
-    {"iq4_xs", Q(IQ4_XS), MOEE_QK_K, BLK(moee_block_iq4_xs),    1,  30, Q(Q8_K), iq4_xs_to_float, iq4_xs_from_float, iq4_xs_unpack, 128, 0},
+    /* name    id         block      bytes, align               quant ftype act      to_float         from_float         unpack         scales        offset min sub16 */
+    {"f32",    Q(F32),    1,         4, 4,                      0,  0,  Q(F32),  f32_to_float,    f32_from_float,    NULL,          NULL,         0,   0, 0},
+    {"f16",    Q(F16),    1,         2, 2,                      0,  1,  Q(F16),  f16_to_float,    f16_from_float,    NULL,          NULL,         0,   0, 0},
+    {"bf16",   Q(BF16),   1,         2, 2,                      0,  32, Q(BF16), bf16_to_float,   bf16_from_float,   NULL,          NULL,         0,   0, 0},
+    {"q8_0",   Q(Q8_0),   MOEE_QK,   BLK(moee_block_q8_0),      1,  7,  Q(Q8_0), q8_0_to_float,   q8_0_from_float,   q8_0_unpack, q8_0_scales,   128, 0, 0},
+    {"q4_0",   Q(Q4_0),   MOEE_QK,   BLK(moee_block_q4_0),      1,  2,  Q(Q8_0), q4_0_to_float,   q4_0_from_float,   q4_0_unpack, q4_0_scales,   8,   0, 0},
+    {"q4_1",   Q(Q4_1),   MOEE_QK,   BLK(moee_block_q4_1),      1,  3,  Q(Q8_1), q4_1_to_float,   q4_1_from_float,   q4_1_unpack, q4_1_scales,   0,   1, 0},
+    {"q5_0",   Q(Q5_0),   MOEE_QK,   BLK(moee_block_q5_0),      1,  8,  Q(Q8_0), q5_0_to_float,   q5_0_from_float,   q5_0_unpack, q5_0_scales,   16,  0, 0},
+    {"q5_1",   Q(Q5_1),   MOEE_QK,   BLK(moee_block_q5_1),      1,  9,  Q(Q8_1), q5_1_to_float,   q5_1_from_float,   q5_1_unpack, q5_1_scales,   0,   1, 0},
+    {"q2_K",   Q(Q2_K),   MOEE_QK_K, BLK(moee_block_q2_K),      1,  10, Q(Q8_K), q2_K_to_float,   q2_K_from_float,   q2_K_unpack, q2_K_scales,   0,   1, 1},
+    {"q3_K",   Q(Q3_K),   MOEE_QK_K, BLK(moee_block_q3_K),      1,  12, Q(Q8_K), q3_K_to_float,   q3_K_from_float,   q3_K_unpack, q3_K_scales,   4,   0, 1},
+    {"q4_K",   Q(Q4_K),   MOEE_QK_K, BLK(moee_block_q4_K),      1,  15, Q(Q8_K), q4_K_to_float,   q4_K_from_float,   q4_K_unpack, q4_K_scales,   0,   1, 0},
+    {"q5_K",   Q(Q5_K),   MOEE_QK_K, BLK(moee_block_q5_K),      1,  17, Q(Q8_K), q5_K_to_float,   q5_K_from_float,   q5_K_unpack, q5_K_scales,   0,   1, 0},
+    {"q6_K",   Q(Q6_K),   MOEE_QK_K, BLK(moee_block_q6_K),      1,  18, Q(Q8_K), q6_K_to_float,   q6_K_from_float,   q6_K_unpack, q6_K_scales,   32,  0, 1},
+    {"iq4_nl", Q(IQ4_NL), MOEE_QK,   BLK(moee_block_iq4_nl),    1,  25, Q(Q8_0), iq4_nl_to_float, iq4_nl_from_float, iq4_nl_unpack, iq4_nl_scales, 128, 0, 0},
+    {"iq4_xs", Q(IQ4_XS), MOEE_QK_K, BLK(moee_block_iq4_xs),    1,  30, Q(Q8_K), iq4_xs_to_float, iq4_xs_from_float, iq4_xs_unpack, iq4_xs_scales, 128, 0, 0},
 };
 #undef Q
 #undef BLK

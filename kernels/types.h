@@ -58,12 +58,17 @@ typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[
 extern const int8_t moee_iq4nl_values[16];
 
 /* One 32-element block of a weight row in the integer form every quantized GEMM of
- * moee uses, whatever the type (kernels/matmul.c explains the dot product):
+ * moee uses, whatever the type (kernels/matmul.c has the dot product built on it):
  *     value[j] = d * sc[j / 16] * (u[j] - offset) + m * mn[j / 16]
  * u are unsigned codes (Q8_0: q + 128; IQ4: codebook value + 128), offset is the
- * type's (moee_type_traits.offset); sc and mn are small integers (the K types'
- * sub-block scales and mins; 1 and 0 where a type has none). Every product and sum
- * here is exact in float, so this form describes the same numbers as to_float. */
+ * type's (moee_type_traits.offset). Types with one scale per 32 elements have
+ * sc = {1, 1}, mn = {1, 1} (or {0, 0} without a minimum) and their scale and minimum
+ * in the floats d and m (Q4_K: d = fp16 d * 6-bit scale, m = -fp16 dmin * 6-bit
+ * min, both exact in float). Types with two 16-element sub-blocks in a 32-block
+ * (Q2_K, Q3_K, Q6_K: moee_type_traits.sub16) keep their integer sub-block scales
+ * and mins in sc and mn and the super-block's d and -dmin in d and m. Every
+ * product here is exact in float, and to_float's value is this, bit for bit, when
+ * computed as (d * sc) * (u - offset) + m * mn. */
 typedef struct {
     uint8_t u[MOEE_QK];
     int16_t sc[2], mn[2];
@@ -87,8 +92,11 @@ typedef struct {
     void (*from_float)(const float *src, void *dst, int64_t n);
     /* quantized types: block b (of 32 elements) of a row in the integer GEMM form */
     void (*unpack)(const void *row, int64_t b, moee_block32 *out);
+    /* the same without the codes u (d, m, sc, mn only) */
+    void (*scales)(const void *row, int64_t b, moee_block32 *out);
     int offset;              /* see moee_block32 */
     int has_min;             /* the m * mn term is not always zero */
+    int sub16;               /* sc, mn differ between the halves of a 32-block */
 } moee_type_traits;
 
 /* NULL for a type moee does not support. */

@@ -197,8 +197,24 @@ static int encode_long(const bpe_merges *m, const unsigned char *piece, int32_t 
             block_update(tree, size, rank, n, (size_t)p / BLOCK);
         }
     }
-    for (int32_t a = 0; a < n; a = sym_next(cell, a, n))
-        if (tokenizer_ids_push(out, cell[a])) return -1;
+    /* The ids, gathered to the front of cell (each write is behind the reads), are
+     * appended once the ranks and tree are given back: a piece that stays one id
+     * per byte then peaks at cell + ids, not cell + ranks + ids. */
+    int32_t k = 0;
+    for (int32_t a = 0; a < n;) {
+        int32_t next = sym_next(cell, a, n);
+        cell[k++] = cell[a];
+        a = next;
+    }
+    if (sc->rank_cap > (1 << 18)) {
+        free(sc->rank);
+        free(sc->tree);
+        sc->rank = sc->tree = NULL;
+        sc->rank_cap = sc->tree_cap = 0;
+    }
+    if (scratch_reserve((void **)&out->ids, &out->cap, out->n + (size_t)k, sizeof *out->ids)) return -1;
+    memcpy(out->ids + out->n, cell, (size_t)k * sizeof *cell);
+    out->n += (size_t)k;
     return 0;
 }
 

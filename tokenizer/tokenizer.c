@@ -65,6 +65,12 @@ static int encode_segment(const moee_tokenizer *t, const unsigned char *s, size_
         if (nfc_normalize(s, n, &sc->normalized, &sc->cps)) return -1;
         s = sc->normalized.p;
         n = sc->normalized.len;
+        /* NFC's working memory (up to 8 code points per byte of a long run of
+         * combining marks) is not kept while BPE runs on the result. */
+        if (sc->cps.cap > (1 << 20)) {
+            free(sc->cps.p);
+            sc->cps = (cp_buffer){0};
+        }
     }
     size_t from = 0, start, end;
     int32_t id;
@@ -93,8 +99,14 @@ static int check_utf8(const unsigned char *s, size_t n, int replace, byte_buffer
     }
     if (i == n) return 0;
     if (!replace) { *bad = i; return -1; }
-    /* Each bad byte becomes at most one 3-byte U+FFFD. */
-    if (n > SIZE_MAX / 3 || scratch_reserve((void **)&clean->p, &clean->cap, 3 * n + 1, 1)) return -2;
+    /* The exact size first: each bad sequence becomes one 3-byte U+FFFD. */
+    size_t size = i;
+    for (size_t k = i; k < n;) {
+        size_t l = s[k] < 0x80 ? 1 : utf8_valid_length(s + k, n - k);
+        if (l) { size += l; k += l; }
+        else { size += 3; k += utf8_invalid_length(s + k, n - k); }
+    }
+    if (n > SIZE_MAX / 3 || scratch_reserve((void **)&clean->p, &clean->cap, size + 1, 1)) return -2;
     memcpy(clean->p, s, i);
     clean->len = i;
     while (i < n) {

@@ -1,9 +1,8 @@
 /* cmd_embed.c: `moee embed`, texts (or token ids) in, HS / RW / MoEE embeddings out.
  *
- *   read the input (embed_input.c) -> load the model -> raw HS and RW rows in input
- *   order (moee_embed_raw / moee_embed_ids) -> standardization statistics (over the
- *   input, or from --stats-in) -> each kind (moee_kind_combine) -> .npy / .npz /
- *   .jsonl (output.c) -> the sidecar OUTPUT.json.
+ *   read the input (embed_input.c) -> load the model (and --stats-in) -> moee_embed,
+ *   the one pipeline (engine/embed.c): every requested kind, in input order -> .npy /
+ *   .npz / .jsonl (output.c) -> the sidecar OUTPUT.json.
  *
  * Everything is written at the end through temporary files, so a failed or
  * interrupted run leaves no output that looks complete. */
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "engine/embed.h"
 #include "moee.h"
 #include "tools/cmd.h"
 #include "tools/embed_input.h"
@@ -85,16 +83,14 @@ static void usage(FILE *out) {
 
 /* ---- options ---------------------------------------------------------------------------- */
 
-enum { STD_AUTO = -1, STD_OFF = 0, STD_ON = 1 };
 enum { FMT_NONE = 0, FMT_NPY, FMT_NPZ, FMT_JSONL };
 
 typedef struct {
     const char *model, *input, *output, *ids_path, *stats_in, *stats_out;
-    int jsonl, format, standardize, threads, quiet;
+    int jsonl, format, quiet;
     const char *field, *id_field;
     int kinds[4], n_kinds;
-    float alpha;
-    moee_embed_options opt;
+    moee_embed_options opt;       /* alpha, standardize and threads included */
 } embed_args;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -147,8 +143,6 @@ static int parse_args(int argc, char **argv, embed_args *a) {
     moee_embed_options_init(&a->opt);
     a->field = "text";
     a->id_field = "id";
-    a->standardize = STD_AUTO;
-    a->alpha = 1.0f;
     a->kinds[0] = MOEE_KIND_MOEE_SUM;
     a->n_kinds = 1;
     int prompt_given = 0;
@@ -185,7 +179,7 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             char *end;
             double x = strtod(v, &end);
             if (end == v || *end || !(x >= 0) || !isfinite(x)) return fail("--alpha: '%s' is not a number >= 0", v);
-            a->alpha = (float)x;
+            a->opt.alpha = (float)x;
         } else if (!strcmp(o, "--pool")) {
             if (!strcmp(v, "last")) a->opt.pool = MOEE_POOL_LAST;
             else if (!strcmp(v, "mean")) a->opt.pool = MOEE_POOL_MEAN;
@@ -211,16 +205,16 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             a->opt.instruction = v;
             prompt_given = 1;
         } else if (!strcmp(o, "--standardize")) {
-            if (!strcmp(v, "auto")) a->standardize = STD_AUTO;
-            else if (!strcmp(v, "on")) a->standardize = STD_ON;
-            else if (!strcmp(v, "off")) a->standardize = STD_OFF;
+            if (!strcmp(v, "auto")) a->opt.standardize = MOEE_STANDARDIZE_AUTO;
+            else if (!strcmp(v, "on")) a->opt.standardize = MOEE_STANDARDIZE_ON;
+            else if (!strcmp(v, "off")) a->opt.standardize = MOEE_STANDARDIZE_OFF;
             else return fail("--standardize: '%s' (expected auto, on or off)", v);
         } else if (!strcmp(o, "--batch-tokens")) {
             if (parse_int(v, 1, INT32_MAX, &n)) return fail("--batch-tokens: '%s' is not an integer >= 1", v);
             a->opt.batch_tokens = n;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
             if (parse_int(v, 1, 4096, &n)) return fail("--threads: '%s' is not an integer >= 1", v);
-            a->threads = (int)n;
+            a->opt.threads = (int)n;
         } else {
             return fail("unknown option '%s' (see moee embed --help)", o);
         }
@@ -282,7 +276,6 @@ typedef struct {
     const moee_model_info *info;
     const moee_embed_counts *counts;
     moee_rw_source rw_source;
-    const int *standardized;       /* per kind: its parts were standardized */
     const char *stats_source;      /* "input", the --stats-in path, or NULL when nothing was */
     int64_t hs_count, rw_count;    /* vectors behind the statistics */
 } sidecar_info;
@@ -313,7 +306,7 @@ static int write_sidecar(const char *path, const sidecar_info *s, char *err, siz
         fprintf(f, "%s{\"name\": \"%s\", \"dim\": %" PRId64 ", \"standardized\": %s}", k ? ", " : "",
                 moee_kind_name((moee_kind)a->kinds[k]),
                 moee_kind_dim((moee_kind)a->kinds[k], s->info->hs_dim, s->info->rw_dim),
-                s->standardized[k] ? "true" : "false");
+                moee_kind_standardized(a->opt.standardize, (moee_kind)a->kinds[k]) ? "true" : "false");
     fprintf(f, "],\n  \"hs_dim\": %d,\n  \"rw_dim\": %d,\n  \"rw_layers\": %d,\n  \"rw_experts\": %d",
             s->info->hs_dim, s->info->rw_dim, s->info->n_moe_layers, s->info->n_experts);
     fprintf(f, ",\n  \"rw_source\": \"%s\",\n  \"pool\": \"%s\"",
@@ -324,9 +317,9 @@ static int write_sidecar(const char *path, const sidecar_info *s, char *err, siz
     json_str_or_null(f, a->opt.custom_template);
     fprintf(f, ",\n  \"instruction\": ");
     json_str_or_null(f, a->opt.instruction);
-    fprintf(f, ",\n  \"alpha\": %.9g", (double)a->alpha);
+    fprintf(f, ",\n  \"alpha\": %.9g", (double)a->opt.alpha);
     fprintf(f, ",\n  \"standardize\": {\"mode\": \"%s\", \"statistics\": ",
-            a->standardize == STD_ON ? "on" : a->standardize == STD_OFF ? "off" : "auto");
+            a->opt.standardize == MOEE_STANDARDIZE_ON ? "on" : a->opt.standardize == MOEE_STANDARDIZE_OFF ? "off" : "auto");
     json_str_or_null(f, s->stats_source);
     fprintf(f, ", \"hs_count\": %" PRId64 ", \"rw_count\": %" PRId64 ", \"epsilon\": 1e-08}", s->hs_count,
             s->rw_count);
@@ -343,146 +336,85 @@ typedef struct {
     const embed_input *in;
     moee_model *m;
     const moee_model_info *info;
-    int64_t n, H, R;
-    int want_hs, want_rw;          /* raw parts the kinds need */
-    int std_hs, std_rw;            /* standardized parts the kinds need */
-    int stats_hs, stats_rw;        /* parts whose statistics are needed (kinds or --stats-out) */
-    int standardized[4];           /* per kind */
-    float *hs, *rw;                /* raw rows [n][H], [n][R] */
-    float *hs_std, *rw_std;        /* standardized rows (== hs / rw when the raw ones are not needed) */
-    float *outs[4];                /* combined kinds (moee, moee-sum) */
+    moee_statistics stats_in;      /* --stats-in, loaded */
+    moee_statistics stats;         /* the statistics used (sidecar, --stats-out) */
+    moee_output out;
     output_array arrays[4];        /* what gets written, one per kind */
-    moee_stats hs_stats, rw_stats;
-    const char *stats_source;      /* "input", the --stats-in path, or NULL */
-    moee_embed_counts counts;
+    int standardizes;              /* some kind is standardized */
     double seconds;
 } embed_run;
 
-static int uses_hs(int k) { return k == MOEE_KIND_HS || k == MOEE_KIND_MOEE || k == MOEE_KIND_MOEE_SUM; }
-static int uses_rw(int k) { return k == MOEE_KIND_RW || k == MOEE_KIND_MOEE || k == MOEE_KIND_MOEE_SUM; }
-
-static float *alloc_rows(int64_t n, int64_t dim) {
-    return malloc((size_t)((n > 0 ? n : 1) * dim) * sizeof(float));
-}
-
-/* Which parts the kinds need, raw and standardized. */
-static void plan_parts(embed_run *r) {
+/* One text, or none, cannot give statistics: say what works instead. */
+static int check_enough_texts(const embed_run *r) {
     const embed_args *a = r->a;
-    for (int k = 0; k < a->n_kinds; k++) {
-        int kind = a->kinds[k];
-        r->standardized[k] = a->standardize == STD_ON || (a->standardize == STD_AUTO && kind != MOEE_KIND_HS);
-        r->want_hs |= uses_hs(kind);
-        r->want_rw |= uses_rw(kind);
-        r->std_hs |= r->standardized[k] && uses_hs(kind);
-        r->std_rw |= r->standardized[k] && uses_rw(kind);
-    }
-    r->stats_hs = r->std_hs || (a->stats_out && r->want_hs);
-    r->stats_rw = r->std_rw || (a->stats_out && r->want_rw);
-    if (r->n == 0 && !a->stats_in && !a->stats_out)   /* no vector to standardize */
-        r->stats_hs = r->stats_rw = r->std_hs = r->std_rw = 0;
+    if (r->in->n >= 2 || a->stats_in || (!r->standardizes && !a->stats_out)) return 0;
+    if (!r->standardizes)
+        return fail("--stats-out needs at least 2 texts (got %" PRId64 ") to estimate a standard deviation", r->in->n);
+    const char *input = a->ids_path ? "--ids corpus.txt" : "-i corpus.txt";
+    return fail("%" PRId64 " text%s cannot be standardized (a standard deviation needs at least 2 texts): use "
+                "--kind hs (not standardized), or make statistics from a corpus once with 'moee embed -m %s %s "
+                "-o corpus.npy --stats-out stats.json' (with this command's prompt and pooling options) and add "
+                "'--stats-in stats.json' here, or --standardize off", r->in->n, r->in->n == 1 ? "" : "s",
+                a->model, input);
 }
 
-/* Raw HS and RW rows of every input record, in input order. */
-static int embed_inputs(embed_run *r) {
-    embed_args opts = *r->a;
+/* The texts (or sequences) cut to the model's context, on stderr: count and lines. */
+static void report_truncated(const embed_run *r) {
+    int64_t t = r->out.counts.truncated;
+    if (!t || r->a->quiet) return;
+    const char *what = r->a->ids_path ? "sequences" : "texts";
+    fprintf(stderr, "moee embed: %" PRId64 " of %" PRId64 " %s were longer than the model's context (%d tokens) "
+            "and were truncated: %s line%s", t, r->in->n, what, r->info->context_length, r->in->name, t > 1 ? "s" : "");
+    for (int64_t i = 0; i < t && i < 10; i++)
+        fprintf(stderr, "%s%" PRId64, i ? ", " : " ", r->in->line[r->out.truncated_rows[i]]);
+    fprintf(stderr, "%s\n", t > 10 ? ", ..." : "");
+}
+
+/* Every kind, through the one pipeline. */
+static int embed_all(embed_run *r) {
+    const embed_args *a = r->a;
+    int64_t n = r->in->n;
+    moee_embed_options opt = a->opt;
+    opt.token_ids = a->ids_path != NULL;
     char err[1024];
-    progress_state progress = {0};
-    clock_gettime(CLOCK_MONOTONIC, &progress.start);
-    if (!opts.quiet && isatty(2)) {
-        opts.opt.progress = show_progress;
-        opts.opt.progress_user = &progress;
+    if (a->stats_in) {
+        if (moee_statistics_load(a->stats_in, &r->stats_in, err, sizeof err)) return fail("%s", err);
+        if (moee_statistics_check(&r->stats_in, r->m, &opt, err, sizeof err)) return fail("%s: %s", a->stats_in, err);
+        opt.stats = &r->stats_in;
     }
-    r->hs = r->want_hs ? alloc_rows(r->n, r->H) : NULL;
-    r->rw = r->want_rw ? alloc_rows(r->n, r->R) : NULL;
-    if ((r->want_hs && !r->hs) || (r->want_rw && !r->rw)) return fail("out of memory for %" PRId64 " texts", r->n);
-    int rc = opts.ids_path
-        ? moee_embed_ids(r->m, &opts.opt, (const int32_t *const *)r->in->ids, r->in->id_lens, r->n, r->hs, r->rw,
-                         &r->counts, err, sizeof err)
-        : moee_embed_raw(r->m, &opts.opt, r->in->texts, r->in->lens, r->n, r->hs, r->rw, &r->counts, err, sizeof err);
-    if (progress.shown) fputc('\n', stderr);
-    r->seconds = seconds_since(&progress.start);
-    return rc ? fail_record(r->in, err) : 0;
-}
-
-/* The statistics of one part: from --stats-in (moved out of *loaded), or over the input. */
-static int part_stats(embed_run *r, const char *part, const float *x, int64_t dim, moee_stats *loaded,
-                      moee_stats *out) {
-    const char *stats_in = r->a->stats_in;
-    if (stats_in) {
-        if (loaded->dim == 0) return fail("%s: holds no \"%s\" statistics", stats_in, part);
-        if (loaded->dim != dim)
-            return fail("%s: \"%s\" statistics have %" PRId64 " dimensions, this model's %s has %" PRId64,
-                        stats_in, part, loaded->dim, part, dim);
-        *out = *loaded;
-        memset(loaded, 0, sizeof *loaded);
-        return 0;
-    }
-    char msg[256];
-    if (moee_stats_compute(x, r->n, dim, out, msg, sizeof msg))
-        return fail("%s over the input: %s (use --stats-in FILE or --standardize off)", part, msg);
-    return 0;
-}
-
-/* Standardized copies (or the raw rows themselves, standardized in place, when no
- * kind wants them raw: that saves a copy of the largest arrays). */
-static int standardize(embed_run *r) {
-    const embed_args *a = r->a;
-    char err[1024];
-    moee_stats loaded_hs = {0}, loaded_rw = {0};
-    if (a->stats_in && (r->stats_hs || r->stats_rw) &&
-        moee_stats_load(a->stats_in, &loaded_hs, &loaded_rw, err, sizeof err))
-        return fail("%s", err);
-    int rc = (r->stats_hs && part_stats(r, "hs", r->hs, r->H, &loaded_hs, &r->hs_stats)) ||
-             (r->stats_rw && part_stats(r, "rw", r->rw, r->R, &loaded_rw, &r->rw_stats));
-    moee_stats_free(&loaded_hs);
-    moee_stats_free(&loaded_rw);
-    if (rc) return 1;
-    if (r->std_hs || r->std_rw) r->stats_source = a->stats_in ? a->stats_in : "input";
-
-    int raw_hs = 0, raw_rw = 0;
-    for (int k = 0; k < a->n_kinds; k++) {
-        raw_hs |= !r->standardized[k] && uses_hs(a->kinds[k]);
-        raw_rw |= !r->standardized[k] && uses_rw(a->kinds[k]);
-    }
-    if (r->std_hs) {
-        r->hs_std = raw_hs ? alloc_rows(r->n, r->H) : r->hs;
-        if (!r->hs_std) return fail("out of memory");
-        if (raw_hs) memcpy(r->hs_std, r->hs, (size_t)(r->n * r->H) * sizeof(float));
-        moee_stats_apply(&r->hs_stats, r->hs_std, r->n);
-    }
-    if (r->std_rw) {
-        r->rw_std = raw_rw ? alloc_rows(r->n, r->R) : r->rw;
-        if (!r->rw_std) return fail("out of memory");
-        if (raw_rw) memcpy(r->rw_std, r->rw, (size_t)(r->n * r->R) * sizeof(float));
-        moee_stats_apply(&r->rw_stats, r->rw_std, r->n);
-    }
-    return 0;
-}
-
-/* One output array per kind. */
-static int build_kinds(embed_run *r) {
-    const embed_args *a = r->a;
     for (int k = 0; k < a->n_kinds; k++) {
         moee_kind kind = (moee_kind)a->kinds[k];
-        const float *h = r->standardized[k] ? r->hs_std : r->hs, *w = r->standardized[k] ? r->rw_std : r->rw;
-        int64_t dim = moee_kind_dim(kind, r->H, r->R);
-        if (kind == MOEE_KIND_HS || kind == MOEE_KIND_RW) {
-            r->arrays[k] = (output_array){moee_kind_name(kind), kind == MOEE_KIND_HS ? h : w, r->n, dim};
-            continue;
-        }
-        if (!(r->outs[k] = alloc_rows(r->n, dim))) return fail("out of memory");
-        moee_kind_combine(kind, h, w, r->n, r->H, r->R, a->alpha, r->outs[k]);
-        r->arrays[k] = (output_array){moee_kind_name(kind), r->outs[k], r->n, dim};
+        int64_t dim = moee_kind_dim(kind, r->info->hs_dim, r->info->rw_dim);
+        if (!(r->out.kinds[kind] = malloc((size_t)((n > 0 ? n : 1) * dim) * sizeof(float))))
+            return fail("out of memory for %" PRId64 " texts", n);
+        r->arrays[k] = (output_array){moee_kind_name(kind), r->out.kinds[kind], n, dim};
     }
-    return 0;
+    if (a->stats_out || (r->standardizes && (n > 0 || a->stats_in))) r->out.stats_out = &r->stats;
+    if (!(r->out.truncated_rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->out.truncated_rows)))
+        return fail("out of memory for %" PRId64 " texts", n);
+
+    progress_state progress = {0};
+    clock_gettime(CLOCK_MONOTONIC, &progress.start);
+    if (!a->quiet && isatty(2)) {
+        opt.progress = show_progress;
+        opt.progress_user = &progress;
+    }
+    moee_input input = a->ids_path ? (moee_input){.ids = (const int32_t *const *)r->in->ids, .id_lens = r->in->id_lens, .n = n}
+                                   : (moee_input){.texts = r->in->texts, .lens = r->in->lens, .n = n};
+    int rc = moee_embed(r->m, &opt, &input, &r->out, err, sizeof err);
+    if (progress.shown) fputc('\n', stderr);
+    r->seconds = seconds_since(&progress.start);
+    if (rc && a->stats_in && !strncmp(err, "the statistics", 14)) return fail("%s: %s", a->stats_in, err);
+    return rc ? fail_record(r->in, err) : 0;
 }
 
 /* The .jsonl ids: the input's, and the record index where a record has none. */
 static const char **jsonl_ids(const embed_run *r, char **numbers) {
-    const char **ids = calloc((size_t)(r->n > 0 ? r->n : 1), sizeof *ids);
-    *numbers = malloc((size_t)(r->n > 0 ? r->n : 1) * 24);
+    int64_t n = r->in->n;
+    const char **ids = calloc((size_t)(n > 0 ? n : 1), sizeof *ids);
+    *numbers = malloc((size_t)(n > 0 ? n : 1) * 24);
     if (!ids || !*numbers) { free(ids); free(*numbers); *numbers = NULL; return NULL; }
-    for (int64_t i = 0; i < r->n; i++) {
+    for (int64_t i = 0; i < n; i++) {
         if (r->in->id_json[i]) { ids[i] = r->in->id_json[i]; continue; }
         snprintf(*numbers + 24 * i, 24, "%" PRId64, i);
         ids[i] = *numbers + 24 * i;
@@ -496,8 +428,7 @@ static int write_outputs(embed_run *r) {
     const char *out = a->output ? a->output : "-";
     int to_stdout = !strcmp(out, "-");
     char err[1024];
-    if (a->stats_out && moee_stats_save(a->stats_out, r->stats_hs ? &r->hs_stats : NULL,
-                                        r->stats_rw ? &r->rw_stats : NULL, err, sizeof err))
+    if (a->stats_out && moee_statistics_save(a->stats_out, &r->stats, err, sizeof err))
         return fail("%s", err);
     int rc;
     if (a->format == FMT_NPY) {
@@ -516,9 +447,10 @@ static int write_outputs(embed_run *r) {
         char *sidecar = malloc(strlen(out) + 6);
         if (sidecar) {
             sprintf(sidecar, "%s.json", out);
-            sidecar_info s = {a, r->info, &r->counts, moee_rw_source_resolve(r->m, a->opt.rw_source),
-                              r->standardized, r->stats_source, r->stats_hs ? r->hs_stats.count : 0,
-                              r->stats_rw ? r->rw_stats.count : 0};
+            int standardized = r->standardizes && r->out.stats_out;
+            sidecar_info s = {a, r->info, &r->out.counts, moee_rw_source_resolve(r->m, a->opt.rw_source),
+                              standardized ? (a->stats_in ? a->stats_in : "input") : NULL,
+                              r->stats.hs.count, r->stats.rw.count};
             rc = write_sidecar(sidecar, &s, err, sizeof err);
             free(sidecar);
         } else {
@@ -535,13 +467,10 @@ static int write_outputs(embed_run *r) {
 }
 
 static void run_free(embed_run *r) {
-    for (int k = 0; k < 4; k++) free(r->outs[k]);
-    if (r->hs_std != r->hs) free(r->hs_std);
-    if (r->rw_std != r->rw) free(r->rw_std);
-    free(r->hs);
-    free(r->rw);
-    moee_stats_free(&r->hs_stats);
-    moee_stats_free(&r->rw_stats);
+    for (int k = 0; k < 4; k++) free(r->out.kinds[k]);
+    free(r->out.truncated_rows);
+    moee_statistics_free(&r->stats);
+    moee_statistics_free(&r->stats_in);
     moee_model_free(r->m);
 }
 
@@ -562,28 +491,22 @@ int cmd_embed(int argc, char **argv) {
     embed_run r = {0};
     r.a = &a;
     r.in = &in;
+    for (int k = 0; k < a.n_kinds; k++) r.standardizes |= moee_kind_standardized(a.opt.standardize, (moee_kind)a.kinds[k]);
+    if (check_enough_texts(&r)) {
+        embed_input_free(&in);
+        return 1;
+    }
     if (moee_model_load(a.model, &r.m, err, sizeof err)) {
         embed_input_free(&in);
         return fail("%s", err);
     }
-    moee_set_threads(a.threads);
     r.info = moee_model_get_info(r.m);
-    r.n = in.n;
-    r.H = r.info->hs_dim;
-    r.R = r.info->rw_dim;
-    plan_parts(&r);
-
-    if (r.want_rw && r.R == 0) rc = fail("%s: the model has no MoE layer, so no routing weights", a.model);
-    else rc = embed_inputs(&r) || standardize(&r) || build_kinds(&r) || write_outputs(&r);
-
-    if (rc == 0 && !a.quiet) {
-        if (r.counts.truncated)
-            fprintf(stderr, "moee embed: %" PRId64 " of %" PRId64 " texts were longer than the model's context "
-                    "(%d tokens) and were truncated\n", r.counts.truncated, r.n, r.info->context_length);
-        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", r.n,
-                r.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.counts.tokens / r.seconds : 0.0,
+    rc = embed_all(&r) || write_outputs(&r);
+    if (rc == 0) report_truncated(&r);
+    if (rc == 0 && !a.quiet)
+        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", in.n,
+                r.out.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.out.counts.tokens / r.seconds : 0.0,
                 a.output && strcmp(a.output, "-") ? a.output : "stdout");
-    }
     run_free(&r);
     embed_input_free(&in);
     return rc ? 1 : 0;

@@ -4,6 +4,7 @@
 #   sh tests/fuzz/build.sh              # every target: build/fuzz/fuzz_<name>
 #   sh tests/fuzz/build.sh json gguf    # only these
 #   sh tests/fuzz/build.sh gen_seeds    # the seed generator (tests/fuzz/gen_seeds.c)
+#   sh tests/fuzz/build.sh gen_long     # the long-input generator (tests/fuzz/gen_long.c)
 #
 # The library folders (weights, kernels, tokenizer, engine) are compiled once with
 # -fsanitize=fuzzer-no-link,address,undefined (coverage without a main), then each
@@ -57,7 +58,7 @@ for src in $srcs; do
     fi
 done
 
-targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input}
+targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input http gen_long}
 for t in $targets; do
     if [ "$t" = gen_seeds ]; then
         # the seed generator: an ordinary program that also needs the model writer of tools/
@@ -66,8 +67,16 @@ for t in $targets; do
         $CC $CFLAGS tests/fuzz/gen_seeds.c tools/convert/arch.c tools/convert/model_write.c tools/convert/recipe.c $objs -lm -o "$OUT/gen_seeds"
         continue
     fi
+    if [ "$t" = gen_long ]; then
+        # the long-input generator (tests/fuzz/gen_long.c), an ordinary program
+        echo "  LD $OUT/gen_long"
+        # shellcheck disable=SC2086
+        $CC $CFLAGS tests/fuzz/gen_long.c $objs -lm -o "$OUT/gen_long"
+        continue
+    fi
     extra=""
-    [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the one target that reads a tools/ format
+    [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the targets that read a tools/ format
+    [ "$t" = http ] && extra="tools/serve/http.c tools/serve/api.c tools/serve/batcher.c tools/serve/metrics.c -lpthread"
     echo "  LD $OUT/fuzz_$t"
     # shellcheck disable=SC2086
     $CC $CFLAGS -DFUZZING -fsanitize=fuzzer -Itests tests/fuzz/fuzz_$t.c $extra $objs -lm -o "$OUT/fuzz_$t"
