@@ -7,7 +7,8 @@
  *
  * Checked: float and base64 vectors bit-identical to `moee embed`'s .npy (texts,
  * token ids, TEI normalize:false, a standardized moee-sum with --stats-in and a
- * prompt), usage tokens equal to embed's count, concurrent clients, keep-alive and
+ * prompt; token ids refused with text statistics, statistics of another prompt refused at
+ * start), usage tokens equal to embed's count, concurrent clients, keep-alive and
  * pipelining, chunked bodies, 100-continue, every error class (400, 401, 404, 405,
  * 413, 429 with Retry-After), a slow client timing out while others are served, a
  * dropped connection, the refusal to start without statistics, and SIGTERM finishing
@@ -306,12 +307,12 @@ static const char *texts[] = {"The cat sat on the mat.", "Embeddings from router
                               "a", "Bonjour, le monde", "x y z"};
 #define N_TEXTS 6
 
-static char *texts_json(int first, int n) {
-    static char buf[1024];
-    size_t o = 0;
-    o += (size_t)snprintf(buf + o, sizeof buf - o, "[");
-    for (int i = 0; i < n; i++) o += (size_t)snprintf(buf + o, sizeof buf - o, "%s\"%s\"", i ? "," : "", texts[first + i]);
-    snprintf(buf + o, sizeof buf - o, "]");
+/* texts[first..first+n) as a JSON array, in buf[1024] (one per thread) */
+static char *texts_json(char *buf, int first, int n) {
+    size_t o = 0, size = 1024;
+    o += (size_t)snprintf(buf + o, size - o, "[");
+    for (int i = 0; i < n; i++) o += (size_t)snprintf(buf + o, size - o, "%s\"%s\"", i ? "," : "", texts[first + i]);
+    snprintf(buf + o, size - o, "]");
     return buf;
 }
 
@@ -324,11 +325,15 @@ static void *concurrent_client(void *arg) {
     for (int k = 0; k < 6; k++) {
         s = s * 1103515245u + 12345u;
         int first = (int)(s >> 16) % N_TEXTS, n = 1 + (int)(s >> 8) % (N_TEXTS - first);
-        char body[1200];
+        char body[1200], list[1024];
         int b64 = k & 1;
-        snprintf(body, sizeof body, "{\"input\":%s%s}", texts_json(first, n), b64 ? ",\"encoding_format\":\"base64\"" : "");
+        snprintf(body, sizeof body, "{\"input\":%s%s}", texts_json(list, first, n), b64 ? ",\"encoding_format\":\"base64\"" : "");
         response r = call(w->port, "POST", "/v1/embeddings", body, NULL);
-        if (!same_rows(&r, 0, w->ref, first, n)) w->ok = 0;
+        if (!same_rows(&r, 0, w->ref, first, n)) {
+            fprintf(stderr, "client %d request %d (texts %d..%d, %s): status %d %.200s\n", w->seed, k, first,
+                    first + n - 1, b64 ? "base64" : "float", r.status, r.body ? r.body : "");
+            w->ok = 0;
+        }
         free_response(&r);
     }
     return NULL;
@@ -347,15 +352,15 @@ static void test_main_server(void) {
     CHECK(ref.n == N_TEXTS && ref.dim == 32 && ref_ids.n == 2);
 
     char *argv[] = {"serve", "-m", MODEL, "--port", "0", "--api-key", KEY, "--max-client-batch", "8",
-                    "--payload-limit", "4096", "--timeout-ms", "700", "--max-wait-ms", "20", NULL};
+                    "--payload-limit", "4096", "--timeout-ms", "1500", "--max-wait-ms", "20", NULL};
     child srv = start_server(argv);
     CHECK(srv.port > 0);
     if (!srv.port) return;
     int port = srv.port;
 
     /* floats and base64 equal moee embed; usage counts its tokens */
-    char body[2048];
-    snprintf(body, sizeof body, "{\"input\":%s,\"model\":\"my-model\"}", texts_json(0, N_TEXTS));
+    char body[2048], list[1024];
+    snprintf(body, sizeof body, "{\"input\":%s,\"model\":\"my-model\"}", texts_json(list, 0, N_TEXTS));
     response r = call(port, "POST", "/v1/embeddings", body, NULL);
     CHECKF(same_rows(&r, 0, &ref, 0, N_TEXTS), "float rows: %d %.300s", r.status, r.body);
     char usage[96];
@@ -363,7 +368,7 @@ static void test_main_server(void) {
     CHECKF(has(&r, usage) && has(&r, "\"model\":\"my-model\""), "%s not in %.200s", usage, r.body);
     CHECK(has(&r, "\"object\":\"list\"") && has(&r, "\"index\":5"));
     free_response(&r);
-    snprintf(body, sizeof body, "{\"input\":%s,\"encoding_format\":\"base64\",\"dimensions\":32}", texts_json(1, 3));
+    snprintf(body, sizeof body, "{\"input\":%s,\"encoding_format\":\"base64\",\"dimensions\":32}", texts_json(list, 1, 3));
     r = call(port, "POST", "/v1/embeddings", body, NULL);
     CHECKF(same_rows(&r, 0, &ref, 1, 3), "base64 rows: %d %.300s", r.status, r.body);
     free_response(&r);
@@ -378,7 +383,7 @@ static void test_main_server(void) {
     free_response(&r);
 
     /* TEI: normalize false is the exact vector; default normalizes */
-    snprintf(body, sizeof body, "{\"inputs\":%s,\"normalize\":false}", texts_json(0, 2));
+    snprintf(body, sizeof body, "{\"inputs\":%s,\"normalize\":false}", texts_json(list, 0, 2));
     r = call(port, "POST", "/embed", body, NULL);
     CHECKF(same_rows(&r, 1, &ref, 0, 2), "tei rows: %d %.200s", r.status, r.body);
     free_response(&r);
@@ -517,14 +522,14 @@ static void test_main_server(void) {
 
 /* 429 while the queue is full, then SIGTERM with a request in flight. */
 static void test_limits_and_drain(void) {
-    char *argv[] = {"serve", "-m", MODEL, "--port", "0", "--max-concurrent-requests", "1", "--max-wait-ms", "600", NULL};
+    char *argv[] = {"serve", "-m", MODEL, "--port", "0", "--max-concurrent-requests", "1", "--max-wait-ms", "1500", NULL};
     child srv = start_server(argv);
     CHECK(srv.port > 0);
     if (!srv.port) return;
     char *req = request_text("POST", "/v1/embeddings", "{\"input\":\"a\"}", "");
     int first = connect_to(srv.port);
     send_str(first, req, strlen(req));
-    usleep(200000);   /* the first now waits in the queue for company (up to 600 ms) */
+    usleep(200000);   /* the first now waits in the queue for company (up to 1500 ms) */
     response r = call(srv.port, "POST", "/v1/embeddings", "{\"input\":\"b\"}", "");
     CHECKF(r.status == 429 && strstr(r.head, "Retry-After: 1") && has(&r, "rate_limit_exceeded"), "429: %d %s",
            r.status, r.head);
@@ -580,12 +585,22 @@ static void test_standardized(void) {
     response r = call(srv.port, "POST", "/v1/embeddings", "{\"input\":[\"The cat sat on the mat.\",\"héllo wörld ✓\"]}", "");
     CHECKF(same_rows(&r, 0, &ref, 0, 2), "moee-sum: %d %.200s", r.status, r.body);
     free_response(&r);
+    r = call(srv.port, "POST", "/v1/embeddings", "{\"input\":[[1,2,3]]}", "");
+    CHECKF(r.status == 400 && has(&r, "token-id input cannot be standardized"), "ids: %d %s", r.status, r.body);
+    free_response(&r);
     r = call(srv.port, "GET", "/info", "", "");
     CHECK(has(&r, "\"kind\":\"moee-sum\"") && has(&r, "\"standardized\":true") && has(&r, "stats.json") &&
           has(&r, "\"prompt\":\"prompteol\""));
     free_response(&r);
     CHECK(stop_server(&srv) == 0);
     free(ref.rows);
+
+    /* statistics made with another prompt are refused at start */
+    char *other[] = {"serve", "-m", MODEL, "--port", "0", "--kind", "moee-sum", "--stats-in", stats, NULL};
+    child o = spawn(cmd_serve, other);
+    char olog[2048];
+    CHECK(finish(&o, olog, sizeof olog) == 1);
+    CHECKF(strstr(olog, "prompt 'prompteol', this run uses 'none'"), "%s", olog);
 
     /* without statistics a standardized kind refuses to start, naming the command that makes them */
     char *refuse[] = {"serve", "-m", MODEL, "--port", "0", "--kind", "rw", NULL};

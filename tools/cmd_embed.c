@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "moee.h"
 #include "tools/cmd.h"
+#include "tools/embed_options.h"
 #include "tools/embed_input.h"
 #include "tools/output.h"
 #include "weights/json.h"
@@ -104,15 +105,6 @@ static int fail(const char *fmt, ...) {
     return 1;
 }
 
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_kinds(const char *list, embed_args *a) {
     a->n_kinds = 0;
     char buf[128];
@@ -150,19 +142,17 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); return 2; }
         if (!strcmp(o, "--jsonl")) { a->jsonl = 1; continue; }
-        if (!strcmp(o, "--no-truncate")) { a->opt.truncate = 0; continue; }
-        if (!strcmp(o, "--replace-invalid")) { a->opt.replace_invalid_utf8 = 1; continue; }
+        int shared = embed_option("embed", argc, argv, &i, &a->opt, &prompt_given);
+        if (shared < 0) return 1;
+        if (shared) continue;
         if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) { a->quiet = 1; continue; }
         static const char *const with_value[] = {"-m", "--model", "-i", "--input", "-o", "--output", "--ids",
-            "--field", "--id-field", "--stats-in", "--stats-out", "--kind", "--format", "--alpha", "--pool",
-            "--rw-source", "--prompt", "--template", "--instruction", "--standardize", "--batch-tokens", "-t",
-            "--threads", NULL};
+            "--field", "--id-field", "--stats-in", "--stats-out", "--kind", "--format", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
         if (!known) return fail("unknown option '%s' (see moee embed --help)", o);
         if (i + 1 >= argc) return fail("%s needs a value (see moee embed --help)", o);
         const char *v = argv[++i];
-        int64_t n;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "-i") || !strcmp(o, "--input")) a->input = v;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a->output = v;
@@ -175,46 +165,6 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         else if (!strcmp(o, "--format")) {
             a->format = !strcmp(v, "npy") ? FMT_NPY : !strcmp(v, "npz") ? FMT_NPZ : !strcmp(v, "jsonl") ? FMT_JSONL : FMT_NONE;
             if (!a->format) return fail("--format: '%s' (expected npy, npz or jsonl)", v);
-        } else if (!strcmp(o, "--alpha")) {
-            char *end;
-            double x = strtod(v, &end);
-            if (end == v || *end || !(x >= 0) || !isfinite(x)) return fail("--alpha: '%s' is not a number >= 0", v);
-            a->opt.alpha = (float)x;
-        } else if (!strcmp(o, "--pool")) {
-            if (!strcmp(v, "last")) a->opt.pool = MOEE_POOL_LAST;
-            else if (!strcmp(v, "mean")) a->opt.pool = MOEE_POOL_MEAN;
-            else return fail("--pool: '%s' (expected last or mean)", v);
-        } else if (!strcmp(o, "--rw-source")) {
-            if (!strcmp(v, "auto")) a->opt.rw_source = MOEE_RW_AUTO;
-            else if (!strcmp(v, "logits")) a->opt.rw_source = MOEE_RW_LOGITS;
-            else if (!strcmp(v, "probs")) a->opt.rw_source = MOEE_RW_PROBS;
-            else return fail("--rw-source: '%s' (expected auto, logits or probs)", v);
-        } else if (!strcmp(o, "--prompt")) {
-            int found = !strcmp(v, "raw");
-            for (const char *const *t = moee_template_names; *t && !found; t++) found = !strcmp(v, *t);
-            if (!found)
-                return fail("--prompt: unknown prompt '%s' (expected none, prompteol, style, sentiment, tone, "
-                            "intent, complexity, subjectivity, language_style, grammar_structure or raw)", v);
-            a->opt.template_name = v;
-            prompt_given = 1;
-        } else if (!strcmp(o, "--template")) {
-            if (!strstr(v, "*sent 0*")) return fail("--template: the template must contain \"*sent 0*\"");
-            a->opt.custom_template = v;
-            prompt_given = 1;
-        } else if (!strcmp(o, "--instruction")) {
-            a->opt.instruction = v;
-            prompt_given = 1;
-        } else if (!strcmp(o, "--standardize")) {
-            if (!strcmp(v, "auto")) a->opt.standardize = MOEE_STANDARDIZE_AUTO;
-            else if (!strcmp(v, "on")) a->opt.standardize = MOEE_STANDARDIZE_ON;
-            else if (!strcmp(v, "off")) a->opt.standardize = MOEE_STANDARDIZE_OFF;
-            else return fail("--standardize: '%s' (expected auto, on or off)", v);
-        } else if (!strcmp(o, "--batch-tokens")) {
-            if (parse_int(v, 1, INT32_MAX, &n)) return fail("--batch-tokens: '%s' is not an integer >= 1", v);
-            a->opt.batch_tokens = n;
-        } else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
-            if (parse_int(v, 1, 4096, &n)) return fail("--threads: '%s' is not an integer >= 1", v);
-            a->opt.threads = (int)n;
         } else {
             return fail("unknown option '%s' (see moee embed --help)", o);
         }

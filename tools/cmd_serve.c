@@ -12,12 +12,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "moee.h"
 #include "tools/cmd.h"
+#include "tools/embed_options.h"
 #include "tools/serve/api.h"
 #include "tools/serve/batcher.h"
 #include "tools/serve/server.h"
@@ -83,14 +83,11 @@ static int fail(const char *fmt, ...) {
     return 1;
 }
 
-enum { STD_AUTO = -1, STD_OFF = 0, STD_ON = 1 };
-
 typedef struct {
     const char *model, *stats_in, *host, *model_name, *api_key;
-    int kind, standardize, threads, port, max_wait_ms, max_concurrent, timeout_ms, max_connections;
+    int kind, port, max_wait_ms, max_concurrent, timeout_ms, max_connections;
     int64_t max_client_batch, payload_limit;
-    float alpha;
-    moee_embed_options opt;
+    moee_embed_options opt;       /* the options shared with moee embed (embed_options.c) */
     char prompt_flags[1024];      /* the prompt options as given, for the --stats-out hint */
 } serve_args;
 
@@ -103,7 +100,12 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     return 0;
 }
 
+/* The options that shape what the statistics must have been made with, as given. */
 static void add_flag(serve_args *a, const char *o, const char *v) {
+    static const char *const shaping[] = {"--prompt", "--template", "--instruction", "--pool", "--rw-source", NULL};
+    int keep = 0;
+    for (const char *const *f = shaping; *f && !keep; f++) keep = !strcmp(o, *f);
+    if (!keep) return;
     size_t n = strlen(a->prompt_flags);
     int quote = strpbrk(v, " \t\"'$\\") != NULL;
     snprintf(a->prompt_flags + n, sizeof a->prompt_flags - n, quote ? " %s '%s'" : " %s %s", o, v);
@@ -114,8 +116,6 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     memset(a, 0, sizeof *a);
     moee_embed_options_init(&a->opt);
     a->kind = -1;
-    a->standardize = STD_AUTO;
-    a->alpha = 1.0f;
     a->host = "127.0.0.1";
     a->port = 8080;
     a->max_wait_ms = 5;
@@ -125,15 +125,19 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->timeout_ms = 30000;
     a->max_connections = 256;
     a->api_key = getenv("MOEE_API_KEY");
+    int prompt_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); return 2; }
-        if (!strcmp(o, "--no-truncate")) { a->opt.truncate = 0; continue; }
-        if (!strcmp(o, "--replace-invalid")) { a->opt.replace_invalid_utf8 = 1; continue; }
-        static const char *const with_value[] = {"-m", "--model", "--kind", "--stats-in", "--standardize", "--alpha",
-            "--pool", "--rw-source", "--prompt", "--template", "--instruction", "-t", "--threads", "--batch-tokens",
-            "--host", "--port", "--model-name", "--api-key", "--max-wait-ms", "--max-concurrent-requests",
-            "--max-client-batch", "--payload-limit", "--timeout-ms", "--max-connections", NULL};
+        int shared = embed_option("serve", argc, argv, &i, &a->opt, &prompt_given);
+        if (shared < 0) return 1;
+        if (shared) {
+            if (argv[i] != o) add_flag(a, o, argv[i]);
+            continue;
+        }
+        static const char *const with_value[] = {"-m", "--model", "--kind", "--stats-in", "--host", "--port",
+            "--model-name", "--api-key", "--max-wait-ms", "--max-concurrent-requests", "--max-client-batch",
+            "--payload-limit", "--timeout-ms", "--max-connections", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
         if (!known) return fail("unknown option '%s' (see moee serve --help)", o);
@@ -148,48 +152,6 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         else if (!strcmp(o, "--kind")) {
             if ((a->kind = moee_kind_from_name(v)) < 0)
                 return fail("--kind: unknown kind '%s' (expected one of hs, rw, moee, moee-sum)", v);
-        } else if (!strcmp(o, "--standardize")) {
-            if (!strcmp(v, "auto")) a->standardize = STD_AUTO;
-            else if (!strcmp(v, "on")) a->standardize = STD_ON;
-            else if (!strcmp(v, "off")) a->standardize = STD_OFF;
-            else return fail("--standardize: '%s' (expected auto, on or off)", v);
-        } else if (!strcmp(o, "--alpha")) {
-            char *end;
-            double x = strtod(v, &end);
-            if (end == v || *end || !(x >= 0) || !isfinite(x)) return fail("--alpha: '%s' is not a number >= 0", v);
-            a->alpha = (float)x;
-        } else if (!strcmp(o, "--pool")) {
-            if (!strcmp(v, "last")) a->opt.pool = MOEE_POOL_LAST;
-            else if (!strcmp(v, "mean")) a->opt.pool = MOEE_POOL_MEAN;
-            else return fail("--pool: '%s' (expected last or mean)", v);
-            add_flag(a, o, v);
-        } else if (!strcmp(o, "--rw-source")) {
-            if (!strcmp(v, "auto")) a->opt.rw_source = MOEE_RW_AUTO;
-            else if (!strcmp(v, "logits")) a->opt.rw_source = MOEE_RW_LOGITS;
-            else if (!strcmp(v, "probs")) a->opt.rw_source = MOEE_RW_PROBS;
-            else return fail("--rw-source: '%s' (expected auto, logits or probs)", v);
-            add_flag(a, o, v);
-        } else if (!strcmp(o, "--prompt")) {
-            int found = !strcmp(v, "raw");
-            for (const char *const *t = moee_template_names; *t && !found; t++) found = !strcmp(v, *t);
-            if (!found)
-                return fail("--prompt: unknown prompt '%s' (expected none, prompteol, style, sentiment, tone, "
-                            "intent, complexity, subjectivity, language_style, grammar_structure or raw)", v);
-            a->opt.template_name = v;
-            add_flag(a, o, v);
-        } else if (!strcmp(o, "--template")) {
-            if (!strstr(v, "*sent 0*")) return fail("--template: the template must contain \"*sent 0*\"");
-            a->opt.custom_template = v;
-            add_flag(a, o, v);
-        } else if (!strcmp(o, "--instruction")) {
-            a->opt.instruction = v;
-            add_flag(a, o, v);
-        } else if (!strcmp(o, "--batch-tokens")) {
-            if (parse_int(v, 1, INT32_MAX, &n)) return fail("--batch-tokens: '%s' is not an integer >= 1", v);
-            a->opt.batch_tokens = n;
-        } else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
-            if (parse_int(v, 1, 4096, &n)) return fail("--threads: '%s' is not an integer >= 1", v);
-            a->threads = (int)n;
         } else if (!strcmp(o, "--port")) {
             if (parse_int(v, 0, 65535, &n)) return fail("--port: '%s' is not a port number (0 to 65535)", v);
             a->port = (int)n;
@@ -225,46 +187,26 @@ static int parse_args(int argc, char **argv, serve_args *a) {
 
 typedef struct {
     moee_model *m;
-    moee_embed_options opt;
+    moee_embed_options opt;       /* with .stats when the kind is standardized */
     moee_kind kind;
-    float alpha;
-    int standardized;             /* the kind's parts are z-scored with the loaded statistics */
-    moee_stats hs_stats, rw_stats;
-    int64_t H, R, dim;
+    int standardized;             /* the kind is z-scored with the statistics of --stats-in */
+    moee_statistics stats;
+    char ids_refusal[1200];       /* why token-id input cannot use the statistics, or "" */
+    int64_t dim;
     int context;
 } served_model;
 
-static int uses_hs(int k) { return k != MOEE_KIND_RW; }
-static int uses_rw(int k) { return k != MOEE_KIND_HS; }
-
-/* What `moee embed` does for one kind: raw rows, standardized with the statistics, combined. */
+/* moee_embed for one kind: what `moee embed --kind K` computes, row for row. */
 static int engine_embed(void *user, const serve_inputs *in, float *out, char *err, size_t err_size) {
     served_model *s = user;
     moee_embed_options o = s->opt;
     o.truncate = in->truncate;
-    size_t rows = (size_t)(in->n > 0 ? in->n : 1);
-    int want_hs = uses_hs(s->kind), want_rw = uses_rw(s->kind);
-    float *hs = want_hs ? malloc(rows * (size_t)s->H * sizeof *hs) : NULL;
-    float *rw = want_rw ? malloc(rows * (size_t)s->R * sizeof *rw) : NULL;
-    int rc = 1;
-    if ((want_hs && !hs) || (want_rw && !rw)) {
-        snprintf(err, err_size, "out of memory for %" PRId64 " inputs", in->n);
-        goto done;
-    }
-    rc = in->ids ? moee_embed_ids(s->m, &o, in->id_seqs, in->id_lens, in->n, hs, rw, NULL, err, err_size)
-                 : moee_embed_raw(s->m, &o, in->texts, in->lens, in->n, hs, rw, NULL, err, err_size);
-    if (rc) goto done;
-    if (s->standardized) {
-        if (want_hs) moee_stats_apply(&s->hs_stats, hs, in->n);
-        if (want_rw) moee_stats_apply(&s->rw_stats, rw, in->n);
-    }
-    if (s->kind == MOEE_KIND_HS) memcpy(out, hs, (size_t)(in->n * s->H) * sizeof *out);
-    else if (s->kind == MOEE_KIND_RW) memcpy(out, rw, (size_t)(in->n * s->R) * sizeof *out);
-    else moee_kind_combine(s->kind, hs, rw, in->n, s->H, s->R, s->alpha, out);
-done:
-    free(hs);
-    free(rw);
-    return rc;
+    moee_input input = {.n = in->n};
+    if (in->ids) { input.ids = in->id_seqs; input.id_lens = in->id_lens; }
+    else { input.texts = in->texts; input.lens = in->lens; }
+    moee_output output = {0};
+    output.kinds[s->kind] = out;
+    return moee_embed(s->m, &o, &input, &output, err, err_size);
 }
 
 /* Tokens the model runs for one text: its prompt's ids, at most the context. */
@@ -315,6 +257,7 @@ static char *info_json(const serve_args *a, const served_model *s, const char *m
     json_str(f, info->name);
     fputs(",\"arch\":", f);
     json_str(f, info->arch);
+    fprintf(f, ",\"fingerprint\":\"%s\"", info->fingerprint);
     fprintf(f, ",\"version\":\"%s\",\"kind\":\"%s\",\"dimensions\":%" PRId64 ",\"hs_dim\":%d,\"rw_dim\":%d",
             MOEE_VERSION, moee_kind_name(s->kind), s->dim, info->hs_dim, info->rw_dim);
     fputs(",\"prompt\":", f);
@@ -324,12 +267,17 @@ static char *info_json(const serve_args *a, const served_model *s, const char *m
     fputs(",\"instruction\":", f);
     json_str(f, a->opt.instruction);
     fprintf(f, ",\"pool\":\"%s\",\"rw_source\":\"%s\",\"alpha\":%.9g,\"standardized\":%s", pools[a->opt.pool],
-            moee_rw_source_resolve(s->m, a->opt.rw_source) == MOEE_RW_PROBS ? "probs" : "logits", (double)a->alpha,
+            moee_rw_source_resolve(s->m, a->opt.rw_source) == MOEE_RW_PROBS ? "probs" : "logits", (double)a->opt.alpha,
             s->standardized ? "true" : "false");
     if (s->standardized) {
         fputs(",\"statistics\":{\"source\":", f);
         json_str(f, a->stats_in);
-        fprintf(f, ",\"hs_count\":%" PRId64 ",\"rw_count\":%" PRId64 "}", s->hs_stats.count, s->rw_stats.count);
+        fprintf(f, ",\"hs_count\":%" PRId64 ",\"rw_count\":%" PRId64 ",\"model_fingerprint\":\"%s\",\"prompt\":",
+                s->stats.hs.count, s->stats.rw.count, s->stats.model_fingerprint);
+        json_str(f, s->stats.prompt);
+        fputs(",\"token_ids\":", f);
+        json_str(f, s->ids_refusal[0] ? s->ids_refusal : "accepted");
+        fputc('}', f);
     } else {
         fputs(",\"statistics\":null", f);
     }
@@ -349,9 +297,10 @@ static char *info_json(const serve_args *a, const served_model *s, const char *m
 
 /* ---- statistics ------------------------------------------------------------------------ */
 
-/* Which statistics the kind needs, loaded and checked; a refusal names the command that makes them. */
+/* The statistics of --stats-in, when the kind is standardized: loaded and checked
+ * against this model and these options; a refusal names the command that makes them. */
 static int load_statistics(const serve_args *a, served_model *s) {
-    s->standardized = a->standardize == STD_ON || (a->standardize == STD_AUTO && s->kind != MOEE_KIND_HS);
+    s->standardized = moee_kind_standardized(a->opt.standardize, s->kind);
     if (!s->standardized) return 0;
     if (!a->stats_in)
         return fail("--kind %s is standardized and needs statistics of a corpus; make them once with "
@@ -359,17 +308,20 @@ static int load_statistics(const serve_args *a, served_model *s) {
                     "with --stats-in stats.json (or serve --kind hs, or give --standardize off for raw vectors)",
                     moee_kind_name(s->kind), a->model, moee_kind_name(s->kind), a->prompt_flags);
     char err[1024];
-    if (moee_stats_load(a->stats_in, &s->hs_stats, &s->rw_stats, err, sizeof err)) return fail("%s", err);
+    if (moee_statistics_load(a->stats_in, &s->stats, err, sizeof err)) return fail("%s", err);
+    if (moee_statistics_check(&s->stats, s->m, &s->opt, err, sizeof err)) return fail("%s: %s", a->stats_in, err);
     const char *parts[2] = {"hs", "rw"};
-    const moee_stats *st[2] = {&s->hs_stats, &s->rw_stats};
-    int64_t dims[2] = {s->H, s->R}, want[2] = {uses_hs(s->kind), uses_rw(s->kind)};
-    for (int p = 0; p < 2; p++) {
-        if (!want[p]) continue;
-        if (st[p]->dim == 0) return fail("%s: holds no \"%s\" statistics", a->stats_in, parts[p]);
-        if (st[p]->dim != dims[p])
-            return fail("%s: \"%s\" statistics have %" PRId64 " dimensions, this model's %s has %" PRId64, a->stats_in,
-                        parts[p], st[p]->dim, parts[p], dims[p]);
-    }
+    const moee_stats *st[2] = {&s->stats.hs, &s->stats.rw};
+    int want[2] = {s->kind != MOEE_KIND_RW, s->kind != MOEE_KIND_HS};
+    for (int p = 0; p < 2; p++)
+        if (want[p] && st[p]->dim == 0) return fail("%s: holds no \"%s\" statistics", a->stats_in, parts[p]);
+    s->opt.stats = &s->stats;
+    /* token ids run without a prompt: statistics made from texts do not fit them */
+    moee_embed_options ids = s->opt;
+    ids.token_ids = 1;
+    if (moee_statistics_check(&s->stats, s->m, &ids, err, sizeof err))
+        snprintf(s->ids_refusal, sizeof s->ids_refusal, "token-id input cannot be standardized with this server's "
+                 "statistics: %s", err);
     return 0;
 }
 
@@ -380,14 +332,10 @@ int cmd_serve(int argc, char **argv) {
     char err[1024];
     served_model s = {0};
     if (moee_model_load(a.model, &s.m, err, sizeof err)) return fail("%s", err);
-    moee_set_threads(a.threads);
     const moee_model_info *info = moee_model_get_info(s.m);
     s.opt = a.opt;
     s.kind = (moee_kind)a.kind;
-    s.alpha = a.alpha;
-    s.H = info->hs_dim;
-    s.R = info->rw_dim;
-    s.dim = moee_kind_dim(s.kind, s.H, s.R);
+    s.dim = moee_kind_dim(s.kind, info->hs_dim, info->rw_dim);
     s.context = info->context_length;
     const char *model_id = a.model_name;
     if (!model_id) {
@@ -399,7 +347,7 @@ int cmd_serve(int argc, char **argv) {
     metrics_init(&metrics);
     batcher b;
     int batcher_on = 0;
-    if (uses_rw(s.kind) && s.R == 0) rc = fail("%s: the model has no MoE layer, so no routing weights", a.model);
+    if (s.kind != MOEE_KIND_HS && info->rw_dim == 0) rc = fail("%s: the model has no MoE layer, so no routing weights", a.model);
     else if (load_statistics(&a, &s)) rc = 1;
     else if (!(info_text = info_json(&a, &s, model_id))) rc = fail("out of memory");
     else {
@@ -420,6 +368,7 @@ int cmd_serve(int argc, char **argv) {
             .context_length = s.context,
             .default_truncate = a.opt.truncate,
             .api_key = a.api_key,
+            .ids_refusal = s.ids_refusal[0] ? s.ids_refusal : NULL,
             .info_json = info_text,
             .count_tokens = count_tokens,
             .count_user = &s,
@@ -435,8 +384,7 @@ int cmd_serve(int argc, char **argv) {
     if (rc == 0) fprintf(stderr, "moee serve: stopped\n");
     metrics_destroy(&metrics);
     free(info_text);
-    moee_stats_free(&s.hs_stats);
-    moee_stats_free(&s.rw_stats);
+    moee_statistics_free(&s.stats);
     moee_model_free(s.m);
     return rc;
 }

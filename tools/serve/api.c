@@ -358,6 +358,11 @@ static void embed_route(const api_context *c, const http_request *req, int tei, 
         api_embed_request_free(&r);
         return;
     }
+    if (r.ids && c->ids_refusal) {
+        error_response(res, tei, 400, c->ids_refusal, tei ? "inputs" : "input");
+        api_embed_request_free(&r);
+        return;
+    }
     int truncate = r.truncate >= 0 ? r.truncate : c->default_truncate;
     int64_t tokens = 0;
     for (int64_t i = 0; i < r.n && !status; i++) {

@@ -65,6 +65,7 @@ typedef struct {
     int context_length;
     int default_truncate;         /* the server's --no-truncate, as 0 */
     const char *api_key;          /* NULL: none needed */
+    const char *ids_refusal;      /* why token-id input is refused (400), or NULL */
     const char *info_json;        /* the /info body */
     /* tokens the model will run for one text, prompt included, after truncation (or
      * an error when truncate is 0 and it does not fit) */
