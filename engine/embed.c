@@ -57,7 +57,7 @@ moee_rw_source moee_rw_source_resolve(const moee_model *m, moee_rw_source reques
 
 static const moee_tokenizer *tokenizer_of(const moee_model *m, char *err, size_t err_size) {
     const moee_tokenizer *t = moee_model_tokenizer(m);
-    if (!t) snprintf(err, err_size, "the model file carries no usable tokenizer (embed token ids instead)");
+    if (!t) snprintf(err, err_size, "the model file carries no usable tokenizer, so it can only embed token ids");
     return t;
 }
 
@@ -126,7 +126,7 @@ static int run_jobs(const moee_model *m, const moee_embed_options *o, job *jobs,
     if (max_seqs > budget) max_seqs = budget;
 
     moee_context *ctx = NULL;
-    if (moee_context_create(m, budget, &ctx, err, err_size)) return 1;
+    if (moee_context_create(m, budget, o->threads, &ctx, err, err_size)) return 1;
     const int32_t **batch_ids = malloc((size_t)max_seqs * sizeof *batch_ids);
     int64_t *batch_lens = malloc((size_t)max_seqs * sizeof *batch_lens);
     float *batch_hs = hs ? malloc((size_t)(max_seqs * hs_dim) * sizeof *batch_hs) : NULL;
@@ -572,6 +572,7 @@ int moee_embed(const moee_model *m, const moee_embed_options *o, const moee_inpu
     for (int64_t i = 0; lens && i < n; i++) lens[i] = strlen(in->texts[i]);
 
 #ifdef _OPENMP
+    /* tokenizing runs on OpenMP threads (the forward pass on the context's own team) */
     int saved_threads = omp_get_max_threads();   /* this thread's setting: other callers keep theirs */
     if (eo.threads > 0) omp_set_num_threads(eo.threads);
 #endif

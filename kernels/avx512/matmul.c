@@ -412,33 +412,19 @@ static generic_kernel generic_for(uint32_t type) {
     }
 }
 
-void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
     const generic_kernel gk = generic_for(W->type);
     if (gk) {
-        const int64_t n_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1) nowait
-#endif
-        for (int64_t rt = 0; rt < n_tiles; rt++) gk(W, qx, Y, rt);
+        for (int64_t rt = r0 / PACK_ROWS; rt < (r1 + PACK_ROWS - 1) / PACK_ROWS; rt++) gk(W, qx, Y, rt);
         return;
     }
     const int few = qx->n_tokens < 4;
-    const int64_t tile = few ? FEW_ROWS : PACK_ROWS;
-    const int64_t n_row_tiles = (W->rows + tile - 1) / tile;
-    /* Row tiles are handed out one at a time (the small few-token tiles eight at a
-     * time): on a busy machine a thread that lost its core leaves the rest of the work
-     * to the others instead of making them wait for its fixed share. Which thread
-     * computes a tile never changes its bits. */
-#ifdef _OPENMP
-    const int64_t grab = few ? 8 : 1;
-#pragma omp for schedule(dynamic, grab) nowait
-#endif
-    for (int64_t rt = 0; rt < n_row_tiles; rt++) {
-        if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt, rt + 1);
-        else if (few) few_tokens_q4_0(W, qx, Y, rt, rt + 1);
-        else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt, rt + 1);
-        else quant_rows_q4_0(W, qx, Y, rt, rt + 1);
-    }
+    const int64_t tile = few ? FEW_ROWS : PACK_ROWS;   /* both divide MOEE_ROW_BLOCK */
+    const int64_t rt0 = r0 / tile, rt1 = (r1 + tile - 1) / tile;
+    if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt0, rt1);
+    else if (few) few_tokens_q4_0(W, qx, Y, rt0, rt1);
+    else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
+    else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
 
 /* For the tests: block b of (row r, token t) through the matmul's own pack and

@@ -140,15 +140,11 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
     quant_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
 }
 
-void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
-    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y); return; }
-    const int64_t n_row_tiles = (W->rows + TILE_R - 1) / TILE_R;
-    {
-        int64_t rt0, rt1;
-        moee_thread_range(n_row_tiles, &rt0, &rt1);
-        if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
-        else quant_rows_q4_0(W, qx, Y, rt0, rt1);
-    }
+void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y, r0, r1); return; }
+    const int64_t rt0 = r0 / TILE_R, rt1 = (r1 + TILE_R - 1) / TILE_R;   /* TILE_R divides MOEE_ROW_BLOCK */
+    if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
+    else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
 
 int32_t moee_neon_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
