@@ -8,6 +8,7 @@
 #include "kernels/types.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/cmd.h"
+#include "tools/convert/recipe.h"
 #include "tools/options.h"
 #include "weights/gguf.h"
 
@@ -97,6 +98,11 @@ int cmd_info(int argc, char **argv) {
     printf("%-14s %s (%zu bytes, GGUF v%u)\n", "file", argv[1], f->map_size, f->version);
     print_str_key(f, "architecture", "general.architecture");
     print_str_key(f, "name", "general.name");
+    uint32_t file_type;
+    if (gguf_get_u32(f, "general.file_type", &file_type) == 1) {
+        const recipe *r = recipe_by_file_type(file_type);
+        printf("%-14s %s (general.file_type %u)\n", "file type", r ? r->name : "not one moee writes", file_type);
+    }
 
     /* every {arch}.* and general.* scalar, in file order */
     gguf_str arch = {"", 0};
