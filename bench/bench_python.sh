@@ -7,7 +7,8 @@
 #
 #   sh bench/bench_python.sh [MODEL] [N_TEXTS] [ROUNDS]
 #   defaults: /tmp/models/olmoe-full.q4_0.gguf 256 2
-# Needs `make` (./moee and tools/python/moee/libmoee.so) and python3-numpy.
+# Needs `make` (./moee and tools/python/moee/libmoee.so) and python3-numpy;
+# MOEE=path/to/moee benchmarks another binary (default ./moee).
 set -eu
 cd "$(dirname "$0")/.."
 model=${1:-/tmp/models/olmoe-full.q4_0.gguf}; n=${2:-256}; rounds=${3:-2}
@@ -30,17 +31,27 @@ start = time.monotonic()
 texts = open(texts_path, encoding="utf-8").read().split("\n")[:-1]
 with moee.Model(model_path) as model:
     loaded = time.monotonic()
+    engine = model._lib.moee_embed          # timed apart: what is left is the binding's own cost
+    inside = [0.0]
+    def timed(*args):
+        t = time.monotonic()
+        try:
+            return engine(*args)
+        finally:
+            inside[0] += time.monotonic() - t
+    timed.__name__ = "moee_embed"
+    model._lib.moee_embed = timed
     emb = model.encode(texts, kind="moee-sum", prompt="prompteol")
     encoded = time.monotonic()
 np.save(out_path, emb)
-print("%.3f %.3f" % (loaded - start, encoded - loaded))
+print("%.3f %.3f %.6f" % (loaded - start, encoded - loaded, encoded - loaded - inside[0]))
 PY
 
 now() { date +%s.%N; }
 r=1
 while [ "$r" -le "$rounds" ]; do
     s=$(now)
-    ./moee embed -m "$model" -i "$dir/texts.txt" -o "$dir/cli.npy" --kind moee-sum --prompt prompteol -q
+    "${MOEE:-./moee}" embed -m "$model" -i "$dir/texts.txt" -o "$dir/cli.npy" --kind moee-sum --prompt prompteol -q
     e=$(now)
     echo "cli $(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')" >> "$dir/times.txt"
     s=$(now)
@@ -56,12 +67,12 @@ print('identical    %s (%d x %d float32)' % (a.tobytes() == b.tobytes() and a.sh
 tokens=$(sed -n 's/.*"tokens": *\([0-9]*\).*/\1/p' "$dir/cli.npy.json" | head -n 1)
 awk -v n="$n" -v tok="$tokens" -v model="$model" '
 $1 == "cli" { cli[++c] = $2 }
-$1 == "python" { py[++p] = $2; load[p] = $3; enc[p] = $4 }
+$1 == "python" { py[++p] = $2; load[p] = $3; enc[p] = $4; own[p] = $5 }
 END {
     printf "model        %s\ntexts        %d (%d tokens, PromptEOL, moee-sum)\n", model, n, tok
     for (i = 1; i <= c; i++)
-        printf "round %d      cli %.2f s, python %.2f s (load %.2f s, encode %.2f s): python/cli = %.3f\n",
-               i, cli[i], py[i], load[i], enc[i], py[i] / cli[i]
+        printf "round %d      cli %.2f s, python %.2f s (start+load %.2f s, encode %.2f s of which %.2f ms outside moee_embed): python/cli = %.3f\n",
+               i, cli[i], py[i], load[i], enc[i], own[i] * 1000, py[i] / cli[i]
     bc = cli[1]; bp = py[1]
     for (i = 2; i <= c; i++) { if (cli[i] < bc) bc = cli[i]; if (py[i] < bp) bp = py[i] }
     printf "best         cli %.2f s, python %.2f s: python/cli = %.3f\n", bc, bp, bp / bc
