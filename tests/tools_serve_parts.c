@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "test.h"
 #include "tools/serve/api.h"
@@ -239,6 +240,18 @@ static void test_batcher(void) {
         CHECK(!c[i].failed && c[i].row[0] == (float)strlen(texts[i]) && c[i].row[1] == (float)texts[i][0]);
     }
     CHECKF(max_call_n == 8, "largest engine call %d texts", max_call_n);   /* packed, then each alone */
+    batcher_stop(&b);
+
+    /* after a call of one request, a lone request runs at once (no --max-wait-ms) */
+    CHECK(batcher_start(&b, e, 1000, 2000, 16, NULL, err, sizeof err) == 0);
+    client lone = {&b, "z", {0, 0}, 0, -1};
+    struct timespec since, until;
+    client_main(&lone);                  /* the first waits for company: 2 s */
+    clock_gettime(CLOCK_MONOTONIC, &since);
+    client_main(&lone);
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    double waited = (double)(until.tv_sec - since.tv_sec) + 1e-9 * (double)(until.tv_nsec - since.tv_nsec);
+    CHECKF(lone.queued == 0 && !lone.failed && waited < 1.0, "lone request took %.3f s", waited);
     batcher_stop(&b);
 
     /* capacity 1: while one job waits for company, the next is refused */

@@ -58,8 +58,9 @@ static void usage(FILE *out) {
 "      --model-name NAME   the model id /v1/models lists (default: the file name)\n"
 "      --api-key KEY       clients must send 'Authorization: Bearer KEY' (not /health)\n"
 "                          (default: none; also read from MOEE_API_KEY)\n"
-"      --max-wait-ms N     how long the first queued request waits for others to fill an\n"
-"                          engine call (default: 5)\n"
+"      --max-wait-ms N     how long a queued request waits for others to fill an engine\n"
+"                          call, when fewer wait than the last call had (a lone client\n"
+"                          never waits) (default: 50)\n"
 "      --max-concurrent-requests N\n"
 "                          embedding requests queued or running; more get 429 with\n"
 "                          Retry-After (default: 64)\n"
@@ -101,7 +102,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->kind = -1;
     a->host = "127.0.0.1";
     a->port = 8080;
-    a->max_wait_ms = 5;
+    a->max_wait_ms = 50;
     a->max_concurrent = 64;
     a->max_client_batch = 512;
     a->payload_limit = 8388608;

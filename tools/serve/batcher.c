@@ -1,5 +1,6 @@
 /* batcher.c: the queue and the batcher thread (see batcher.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +82,10 @@ static void *batcher_main(void *arg) {
     for (;;) {
         while (!b->head && !b->stop) pthread_cond_wait(&b->work, &b->mu);
         if (!b->head) break;
-        /* wait for more work to fill the batch, at most max_wait_ms after the oldest job came */
-        while (!b->stop && packable_tokens(b) < b->max_tokens) {
+        /* wait for more work to fill the batch, at most max_wait_ms after the oldest job came,
+         * and only while fewer requests wait than the last call had: under steady load the
+         * clients of the last call come back, while a lone client's request runs at once */
+        while (!b->stop && b->queued < b->last_jobs && packable_tokens(b) < b->max_tokens) {
             double left = b->max_wait_ms - ms_since(&b->head->queued_at);
             if (left <= 0) break;
             struct timespec until;
@@ -113,6 +116,7 @@ static void *batcher_main(void *arg) {
         }
         b->queued -= n_jobs;
         b->running += n_jobs;
+        b->last_jobs = n_jobs;
         pthread_mutex_unlock(&b->mu);
 
         run_batch(b, list, n_jobs);
@@ -138,6 +142,7 @@ int batcher_start(batcher *b, serve_engine engine, int64_t max_tokens, int max_w
     b->max_wait_ms = max_wait_ms;
     b->capacity = capacity;
     b->metrics = metrics;
+    b->last_jobs = INT_MAX;   /* no call yet: the first request waits for company */
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -3,8 +3,11 @@
  *
  * Connection threads submit jobs (one request's inputs each) and wait; the batcher
  * thread takes the oldest job and every later compatible one (same input type and
- * truncation) up to max_tokens tokens, waiting at most max_wait_ms after the oldest
- * job arrived for more to come, and hands them to the engine as one call. That is
+ * truncation) up to max_tokens tokens, and hands them to the engine as one call. When
+ * fewer requests wait than the last call had, it first waits for more, at most
+ * max_wait_ms after the oldest arrived: under load the clients of the last call send
+ * their next requests at about the same time, and one call for all of them costs less
+ * than two; a lone client is not kept waiting, its last call had one request. That is
  * correct only because the engine's rows depend on their own input alone (fixed
  * statistics or none, never statistics over the call), which the server
  * guarantees. If a packed call fails, each of its jobs runs again alone, so that
@@ -55,6 +58,7 @@ typedef struct {
     pthread_cond_t work, done;
     batch_job *head, *tail;
     int queued, running;
+    int last_jobs;                          /* requests in the last engine call (INT_MAX before the first) */
     int stop;
     pthread_t thread;
 } batcher;
