@@ -189,14 +189,7 @@ static const char *replace_invalid_utf8(run_state *st, const char *line, size_t 
         st->clean = p;
         st->clean_cap = 3 * len + 1;
     }
-    const unsigned char *s = (const unsigned char *)line;
-    size_t i = 0, o = 0;
-    while (i < len) {
-        size_t k = utf8_valid_length(s + i, len - i);
-        if (k) { memcpy(st->clean + o, line + i, k); o += k; i += k; }
-        else { memcpy(st->clean + o, "\xEF\xBF\xBD", 3); o += 3; i += utf8_invalid_length(s + i, len - i); }
-    }
-    *out_len = o;
+    *out_len = utf8_replace_invalid((const unsigned char *)line, len, (unsigned char *)st->clean);
     return st->clean;
 }
 
