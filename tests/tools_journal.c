@@ -325,7 +325,7 @@ static void test_jobs(void) {
         if (job_read_shard(pp, &rd, &rr, err, sizeof err) || rd.shard_k != k || rd.shard_n != 3 ||
             rd.first != sd.first || !rows_exact(&rr, sd.first, sd.end - sd.first) || !rr.ids ||
             strcmp(rr.ids[0], ids[sd.first]) || job_desc_differ(&rd, &sd, "a", "b", err, sizeof err) ||
-            strcmp(job_desc_info(&rd, "model_path"), "m.gguf"))
+            strcmp(job_desc_get(&rd, "model_path"), "m.gguf"))
             shards_ok = 0;
         job_rows_free(&rr, rd.end - rd.first);
         job_desc_free(&rd);

@@ -19,9 +19,15 @@
 #include "engine/embed.h"
 #include "moee.h"
 #include "tools/cmd.h"
+#include "tools/cmd_embed.h"
 #include "tools/embed_input.h"
+#include "tools/embed_job.h"
 #include "tools/output.h"
+#include "tools/shard.h"
+#include "weights/digest.h"
+#include "weights/file.h"
 #include "weights/json.h"
+#include <sys/stat.h>
 
 
 static void usage(FILE *out) {
@@ -80,6 +86,16 @@ static void usage(FILE *out) {
 "                          and report how many texts were cut)\n"
 "      --replace-invalid   invalid UTF-8 becomes U+FFFD (default: an error naming the line)\n"
 "  -q, --quiet             no progress or summary on stderr\n"
+"\n"
+"long jobs (a journal OUTPUT.journal beside the output keeps finished texts; it is\n"
+"removed when the run succeeds):\n"
+"      --resume            continue an interrupted run of the same command: the model, the\n"
+"                          input's content and every option but -t, --batch-tokens and -q\n"
+"                          must be the same (default: start anew; an old journal is an error)\n"
+"      --shard K/N         embed only the K-th (0-based) of N contiguous ranges of the input\n"
+"                          into OUTPUT, a shard of raw vectors for moee merge; resumable\n"
+"                          with --resume. --shard auto takes K and N from a Slurm job array\n"
+"                          (SLURM_ARRAY_TASK_ID, _MIN, _STEP, _COUNT) (default: the whole input)\n"
 "  -h, --help              this help\n");
 }
 
@@ -95,6 +111,10 @@ typedef struct {
     int kinds[4], n_kinds;
     float alpha;
     moee_embed_options opt;
+    int resume, is_shard;          /* --resume, --shard */
+    shard_spec shard;
+    int argc;                      /* the arguments, for a shard's header (merge replays them) */
+    char **argv;
 } embed_args;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -159,10 +179,11 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         if (!strcmp(o, "--no-truncate")) { a->opt.truncate = 0; continue; }
         if (!strcmp(o, "--replace-invalid")) { a->opt.replace_invalid_utf8 = 1; continue; }
         if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) { a->quiet = 1; continue; }
+        if (!strcmp(o, "--resume")) { a->resume = 1; continue; }
         static const char *const with_value[] = {"-m", "--model", "-i", "--input", "-o", "--output", "--ids",
             "--field", "--id-field", "--stats-in", "--stats-out", "--kind", "--format", "--alpha", "--pool",
             "--rw-source", "--prompt", "--template", "--instruction", "--standardize", "--batch-tokens", "-t",
-            "--threads", NULL};
+            "--threads", "--shard", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
         if (!known) return fail("unknown option '%s' (see moee embed --help)", o);
@@ -218,6 +239,10 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         } else if (!strcmp(o, "--batch-tokens")) {
             if (parse_int(v, 1, INT32_MAX, &n)) return fail("--batch-tokens: '%s' is not an integer >= 1", v);
             a->opt.batch_tokens = n;
+        } else if (!strcmp(o, "--shard")) {
+            char msg[512];
+            if (shard_parse(v, &a->shard, msg, sizeof msg)) return fail("%s", msg);
+            a->is_shard = 1;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
             if (parse_int(v, 1, 4096, &n)) return fail("--threads: '%s' is not an integer >= 1", v);
             a->threads = (int)n;
@@ -232,6 +257,20 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         return fail("--prompt, --template and --instruction do not apply to --ids (token ids run as given)");
     if (a->opt.template_name && !strcmp(a->opt.template_name, "raw") && a->opt.instruction && !a->opt.custom_template)
         return fail("--instruction cannot be used with --prompt raw");
+    a->argc = argc;
+    a->argv = argv;
+    if (a->resume || a->is_shard) {
+        struct stat st;
+        if (!a->output || !strcmp(a->output, "-"))
+            return fail("%s needs -o FILE: its journal is kept beside the output", a->is_shard ? "--shard" : "--resume");
+        if (stat(a->output, &st) == 0 && !S_ISREG(st.st_mode))
+            return fail("%s: not a regular file (a device, FIFO or directory): %s needs one", a->output,
+                        a->is_shard ? "--shard" : "--resume");
+    }
+    if (a->is_shard) {   /* a shard holds raw vectors: the format and statistics come at the merge */
+        if (a->stats_out) return fail("--stats-out with --shard: give it to moee merge, which sees the whole input");
+        return 0;
+    }
     if (!a->format) {
         if (!a->output || !strcmp(a->output, "-")) a->format = FMT_JSONL;
         else if (!(a->format = format_of(a->output)))
@@ -356,6 +395,8 @@ typedef struct {
     const char *stats_source;      /* "input", the --stats-in path, or NULL */
     moee_embed_counts counts;
     double seconds;
+    embed_job job;                 /* the journal (a regular output file), or job.j.fd < 0 */
+    int64_t first, end;            /* the records this run computes (a shard's range, or all) */
 } embed_run;
 
 static int uses_hs(int k) { return k == MOEE_KIND_HS || k == MOEE_KIND_MOEE || k == MOEE_KIND_MOEE_SUM; }
@@ -382,8 +423,11 @@ static void plan_parts(embed_run *r) {
         r->stats_hs = r->stats_rw = r->std_hs = r->std_rw = 0;
 }
 
+static int embed_journaled(embed_run *r);
+
 /* Raw HS and RW rows of every input record, in input order. */
 static int embed_inputs(embed_run *r) {
+    if (r->job.j.fd >= 0) return embed_journaled(r);
     embed_args opts = *r->a;
     char err[1024];
     progress_state progress = {0};
@@ -402,6 +446,188 @@ static int embed_inputs(embed_run *r) {
     if (progress.shown) fputc('\n', stderr);
     r->seconds = seconds_since(&progress.start);
     return rc ? fail_record(r->in, err) : 0;
+}
+
+/* ---- journals and shards ---------------------------------------------------------------------
+
+ * A run to a regular file computes its records in chunks through a journal beside the
+ * output (embed_job.h): --resume takes the chunks an interrupted run left, and a shard
+ * is the finished journal of its range. What a journal is checked against on --resume
+ * and by merge: the model's and the input's fingerprints and every option that changes
+ * the output (not -t, --batch-tokens or -q). */
+
+/* A stand-in model fingerprint: a digest of the file's size and first megabyte. */
+static int model_fingerprint(const char *path, char out[33], char *err, size_t err_size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, err_size, "%s: %s", path, strerror(errno)); return -1; }
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    digest d;
+    digest_init(&d);
+    digest_feed_u64(&d, (uint64_t)size);
+    digest_feed(&d, buf, n);
+    digest_hex(&d, out);
+    return 0;
+}
+
+/* The options that replay the run in moee merge: all but -o, --shard, --resume, -q,
+ * -t and --batch-tokens (which merge gives, or which do not matter). */
+static int add_replay_args(const embed_args *a, job_desc *d) {
+    for (int i = 1; i < a->argc; i++) {
+        const char *o = a->argv[i];
+        int skip_value = !strcmp(o, "-o") || !strcmp(o, "--output") || !strcmp(o, "--shard") || !strcmp(o, "-t") ||
+                         !strcmp(o, "--threads") || !strcmp(o, "--batch-tokens");
+        if (skip_value) { i++; continue; }
+        if (!strcmp(o, "--resume") || !strcmp(o, "-q") || !strcmp(o, "--quiet")) continue;
+        if (job_desc_add_arg(d, o)) return -1;
+    }
+    return 0;
+}
+
+/* What this run is, for its journal's header. input_fp: the input's fingerprint. */
+static int describe_job(const embed_run *r, const char *input_fp, job_desc *d, char *err, size_t err_size) {
+    const embed_args *a = r->a;
+    memset(d, 0, sizeof *d);
+    char fp[33], stats_fp[33] = "", kinds[64] = "", alpha[32];
+    if (model_fingerprint(a->model, fp, err, err_size)) return -1;
+    if (a->stats_in) {
+        size_t size;
+        char *bytes = moee_read_file(a->stats_in, &size, err, err_size);
+        if (!bytes) return -1;
+        digest dg;
+        digest_init(&dg);
+        digest_feed(&dg, bytes, size);
+        digest_hex(&dg, stats_fp);
+        free(bytes);
+    }
+    for (int k = 0; k < a->n_kinds; k++)
+        snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s", k ? "," : "",
+                 moee_kind_name((moee_kind)a->kinds[k]));
+    snprintf(alpha, sizeof alpha, "%.9g", (double)a->alpha);
+    const char *check[][2] = {
+        {"model (fingerprint)", fp},
+        {"input (content fingerprint)", input_fp},
+        {"--kind", kinds},
+        {"--alpha", alpha},
+        {"--pool", a->opt.pool == MOEE_POOL_MEAN ? "mean" : "last"},
+        {"--rw-source", a->opt.rw_source == MOEE_RW_LOGITS ? "logits" : a->opt.rw_source == MOEE_RW_PROBS ? "probs" : "auto"},
+        {"--prompt", a->opt.template_name ? a->opt.template_name : "none"},
+        {"--template", a->opt.custom_template ? a->opt.custom_template : ""},
+        {"--instruction", a->opt.instruction ? a->opt.instruction : ""},
+        {"--standardize", a->standardize == STD_ON ? "on" : a->standardize == STD_OFF ? "off" : "auto"},
+        {"--stats-in (content fingerprint)", stats_fp},
+        {"--no-truncate", a->opt.truncate ? "no" : "yes"},
+        {"--replace-invalid", a->opt.replace_invalid_utf8 ? "yes" : "no"},
+        {"--format", a->is_shard ? "" : a->format == FMT_NPY ? "npy" : a->format == FMT_NPZ ? "npz" : "jsonl"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof check / sizeof *check; i++) rc |= job_desc_add(d, 1, check[i][0], check[i][1]);
+    if (a->is_shard) rc |= add_replay_args(a, d);
+    d->is_shard = a->is_shard;
+    d->shard_k = a->shard.k;
+    d->shard_n = a->shard.n;
+    d->first = r->first;
+    d->end = r->end;
+    d->total = r->n;
+    d->hs_dim = r->want_hs ? r->H : 0;
+    d->rw_dim = r->want_rw ? r->R : 0;
+    if (rc) { job_desc_free(d); snprintf(err, err_size, "out of memory"); return -1; }
+    return 0;
+}
+
+static char *journal_path_of(const char *output) {
+    char *p = malloc(strlen(output) + 9);
+    if (p) sprintf(p, "%s.journal", output);
+    return p;
+}
+
+/* Opens the journal of a run to a regular file (none for stdout, a device or a FIFO). */
+static int open_job(embed_run *r) {
+    const embed_args *a = r->a;
+    struct stat st;
+    r->job.j.fd = -1;
+    if (!a->output || !strcmp(a->output, "-") || (stat(a->output, &st) == 0 && !S_ISREG(st.st_mode))) return 0;
+    char err[1024], input_fp[33];
+    embed_input_fingerprint(r->in, input_fp);
+    job_desc d;
+    if (describe_job(r, input_fp, &d, err, sizeof err)) return fail("%s", err);
+    char *path = journal_path_of(a->output);
+    if (!path) { job_desc_free(&d); return fail("out of memory"); }
+    int rc = embed_job_open(&r->job, path, &d, a->resume, r->in->id_json ? (const char *const *)r->in->id_json + r->first
+                                                                          : NULL, err, sizeof err);
+    free(path);
+    job_desc_free(&d);
+    if (rc) return fail("%s", err);
+    if (!a->quiet && a->resume) {
+        if (r->job.damage[0]) fprintf(stderr, "moee embed: %s: recomputing from there\n", r->job.damage);
+        fprintf(stderr, "moee embed: resuming: %" PRId64 " of %" PRId64 " texts recovered from %s\n", r->job.recovered,
+                r->end - r->first, r->job.j.path);
+    }
+    return 0;
+}
+
+typedef struct { embed_run *r; progress_state *progress; int64_t done, total, tokens; } chunk_progress;
+
+static void show_chunk_progress(void *user, int64_t done, int64_t total, int64_t tokens) {
+    chunk_progress *c = user;
+    show_progress(c->progress, c->done + done, c->total, c->tokens + tokens);
+}
+
+/* "text 3: msg" of a chunk starting at record first -> "text first+3: msg". */
+static void renumber_error(char *err, size_t err_size, int64_t first) {
+    long long index;
+    int skip = 0;
+    const char *what = strncmp(err, "text ", 5) == 0 ? "text" : "sequence";
+    if ((sscanf(err, "text %lld: %n", &index, &skip) == 1 || sscanf(err, "sequence %lld: %n", &index, &skip) == 1) &&
+        skip > 0) {
+        char rest[1024];
+        snprintf(rest, sizeof rest, "%s", err + skip);
+        snprintf(err, err_size, "%s %lld: %s", what, index + (long long)first, rest);
+    }
+}
+
+/* One chunk of records through the engine (job_compute_fn). */
+static int compute_chunk(void *user, int64_t first, int64_t count, float *hs, float *rw, int64_t *tokens,
+                         int64_t *truncated, char *err, size_t err_size) {
+    chunk_progress *c = user;
+    embed_run *r = c->r;
+    moee_embed_options opt = r->a->opt;
+    if (c->progress) {
+        opt.progress = show_chunk_progress;
+        opt.progress_user = c;
+    }
+    moee_embed_counts counts = {0};
+    int rc = r->a->ids_path
+        ? moee_embed_ids(r->m, &opt, (const int32_t *const *)r->in->ids + first, r->in->id_lens + first, count, hs, rw,
+                         &counts, err, err_size)
+        : moee_embed_raw(r->m, &opt, r->in->texts + first, r->in->lens + first, count, hs, rw, &counts, err, err_size);
+    if (rc) { renumber_error(err, err_size, first); return -1; }
+    c->done += count;
+    c->tokens += counts.tokens;
+    *tokens += counts.tokens;
+    *truncated += counts.truncated;
+    return 0;
+}
+
+/* embed_inputs through the journal: the records not recovered, chunk by chunk. */
+static int embed_journaled(embed_run *r) {
+    char err[1024];
+    progress_state progress = {0};
+    clock_gettime(CLOCK_MONOTONIC, &progress.start);
+    chunk_progress c = {r, !r->a->quiet && isatty(2) ? &progress : NULL, 0, r->end - r->first - r->job.recovered, 0};
+    int64_t chunk_tokens = 2 * r->a->opt.batch_tokens;   /* a few forward batches per chunk */
+    int rc = embed_job_run(&r->job, compute_chunk, &c, chunk_tokens, err, sizeof err);
+    if (progress.shown) fputc('\n', stderr);
+    r->seconds = seconds_since(&progress.start);
+    if (rc) return fail_record(r->in, err);
+    r->hs = r->job.rows.hs;   /* the rows move to the run */
+    r->rw = r->job.rows.rw;
+    r->job.rows.hs = r->job.rows.rw = NULL;
+    r->counts = (moee_embed_counts){r->end - r->first, r->job.rows.tokens, r->job.rows.truncated};
+    return 0;
 }
 
 /* The statistics of one part: from --stats-in (moved out of *loaded), or over the input. */
@@ -494,7 +720,8 @@ static const char **jsonl_ids(const embed_run *r, char **numbers) {
 static int write_outputs(embed_run *r) {
     const embed_args *a = r->a;
     const char *out = a->output ? a->output : "-";
-    int to_stdout = !strcmp(out, "-");
+    struct stat st;   /* stdout, a device or a FIFO: no sidecar beside it, never removed */
+    int to_stdout = !strcmp(out, "-") || (stat(out, &st) == 0 && !S_ISREG(st.st_mode));
     char err[1024];
     if (a->stats_out && moee_stats_save(a->stats_out, r->stats_hs ? &r->hs_stats : NULL,
                                         r->stats_rw ? &r->rw_stats : NULL, err, sizeof err))
@@ -528,7 +755,7 @@ static int write_outputs(embed_run *r) {
         if (rc) unlink(out);   /* no output without its description */
     }
     if (rc) {
-        if (a->stats_out) unlink(a->stats_out);
+        if (a->stats_out && stat(a->stats_out, &st) == 0 && S_ISREG(st.st_mode)) unlink(a->stats_out);
         return fail("%s", err);
     }
     return 0;
@@ -545,16 +772,44 @@ static void run_free(embed_run *r) {
     moee_model_free(r->m);
 }
 
-int cmd_embed(int argc, char **argv) {
+/* The journal after the run: removed once the output is written, a shard renamed
+ * into place. A failed run removes it too (its error would come back on resume), but
+ * for a failure to write the output (a full disk), where it keeps the work. */
+static int settle_job(embed_run *r, int rc, int writing_failed) {
+    if (r->job.j.fd < 0) return rc;
+    char err[1024];
+    if (rc == 0 && r->a->is_shard) {
+        if (embed_job_finish_shard(&r->job, r->a->output, err, sizeof err)) return fail("%s", err);
+        return 0;
+    }
+    if (rc == 0 || !writing_failed) {
+        if (embed_job_remove(&r->job, err, sizeof err) && rc == 0) return fail("%s", err);
+        return rc;
+    }
+    fprintf(stderr, "moee embed: the computed rows stay in %s: run again with --resume\n", r->job.j.path);
+    embed_job_close(&r->job);
+    return rc;
+}
+
+static int embed_command(int argc, char **argv, embed_given_rows *given) {
     embed_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc == 2 ? 0 : 1;
 
     char err[1024];
     embed_input in;
-    rc = a.ids_path ? embed_input_read_ids(&in, a.ids_path, err, sizeof err)
-       : a.jsonl ? embed_input_read_jsonl(&in, a.input, a.field, a.id_field, err, sizeof err)
-       : embed_input_read_text(&in, a.input, err, sizeof err);
+    memset(&in, 0, sizeof in);
+    if (given) {   /* the rows of moee merge: no input to read */
+        in.name = a.ids_path ? a.ids_path : a.input ? a.input : "stdin";
+        in.n = given->n;
+        in.id_json = given->ids;
+        given->ids = NULL;
+        rc = 0;
+    } else {
+        rc = a.ids_path ? embed_input_read_ids(&in, a.ids_path, err, sizeof err)
+           : a.jsonl ? embed_input_read_jsonl(&in, a.input, a.field, a.id_field, err, sizeof err)
+           : embed_input_read_text(&in, a.input, err, sizeof err);
+    }
     if (rc) {
         embed_input_free(&in);
         return fail("%s", err);
@@ -562,6 +817,7 @@ int cmd_embed(int argc, char **argv) {
     embed_run r = {0};
     r.a = &a;
     r.in = &in;
+    r.job.j.fd = -1;
     if (moee_model_load(a.model, &r.m, err, sizeof err)) {
         embed_input_free(&in);
         return fail("%s", err);
@@ -571,16 +827,45 @@ int cmd_embed(int argc, char **argv) {
     r.n = in.n;
     r.H = r.info->hs_dim;
     r.R = r.info->rw_dim;
+    r.first = 0;
+    r.end = r.n;
+    if (a.is_shard) shard_range(a.shard, r.n, &r.first, &r.end);
     plan_parts(&r);
 
-    if (r.want_rw && r.R == 0) rc = fail("%s: the model has no MoE layer, so no routing weights", a.model);
-    else rc = embed_inputs(&r) || standardize(&r) || build_kinds(&r) || write_outputs(&r);
+    int writing_failed = 0;
+    if (r.want_rw && r.R == 0) {
+        rc = fail("%s: the model has no MoE layer, so no routing weights", a.model);
+    } else if (given) {
+        job_desc mine;
+        char diff[768];
+        a.is_shard = 1;   /* described as the shards were */
+        a.shard = (shard_spec){given->desc->shard_k, given->desc->shard_n};
+        rc = describe_job(&r, job_desc_get(given->desc, "input (content fingerprint)"), &mine, err, sizeof err) ? fail("%s", err) : 0;
+        a.is_shard = 0;
+        if (rc == 0 && job_desc_differ(given->desc, &mine, "the shards have", "this merge has", diff, sizeof diff))
+            rc = fail("the shards do not match this merge: %s", diff);
+        if (rc == 0) job_desc_free(&mine);
+        r.hs = given->hs;
+        r.rw = given->rw;
+        given->hs = given->rw = NULL;
+        r.counts = (moee_embed_counts){given->n, given->tokens, given->truncated};
+        r.seconds = given->seconds;
+        rc = rc || standardize(&r) || build_kinds(&r) || write_outputs(&r);
+    } else {
+        rc = open_job(&r) || embed_inputs(&r) || (!a.is_shard && (standardize(&r) || build_kinds(&r)));
+        if (rc == 0 && !a.is_shard) {
+            rc = write_outputs(&r);
+            writing_failed = rc != 0;
+        }
+        rc = settle_job(&r, rc, writing_failed);
+    }
 
     if (rc == 0 && !a.quiet) {
+        int64_t texts = r.end - r.first;
         if (r.counts.truncated)
             fprintf(stderr, "moee embed: %" PRId64 " of %" PRId64 " texts were longer than the model's context "
-                    "(%d tokens) and were truncated\n", r.counts.truncated, r.n, r.info->context_length);
-        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", r.n,
+                    "(%d tokens) and were truncated\n", r.counts.truncated, texts, r.info->context_length);
+        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", texts,
                 r.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.counts.tokens / r.seconds : 0.0,
                 a.output && strcmp(a.output, "-") ? a.output : "stdout");
     }
@@ -588,3 +873,7 @@ int cmd_embed(int argc, char **argv) {
     embed_input_free(&in);
     return rc ? 1 : 0;
 }
+
+int cmd_embed(int argc, char **argv) { return embed_command(argc, argv, NULL); }
+
+int embed_with_rows(int argc, char **argv, embed_given_rows *given) { return embed_command(argc, argv, given); }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "weights/json.h"
 
 #define NO_ID 0xFFFFFFFFu
@@ -23,7 +24,18 @@ int job_desc_add(job_desc *d, int check, const char *name, const char *value) {
     return 0;
 }
 
-const char *job_desc_info(const job_desc *d, const char *name) {
+int job_desc_add_arg(job_desc *d, const char *arg) {
+    char **args = realloc(d->args, (size_t)(d->n_args + 1) * sizeof *args);
+    if (!args) return -1;
+    d->args = args;
+    if (!(args[d->n_args] = strdup(arg))) return -1;
+    d->n_args++;
+    return 0;
+}
+
+const char *job_desc_get(const job_desc *d, const char *name) {
+    for (int i = 0; i < d->n_check; i++)
+        if (!strcmp(d->check[i].name, name)) return d->check[i].value;
     for (int i = 0; i < d->n_info; i++)
         if (!strcmp(d->info[i].name, name)) return d->info[i].value;
     return NULL;
@@ -32,12 +44,17 @@ const char *job_desc_info(const job_desc *d, const char *name) {
 void job_desc_free(job_desc *d) {
     for (int i = 0; i < d->n_check; i++) { free(d->check[i].name); free(d->check[i].value); }
     for (int i = 0; i < d->n_info; i++) { free(d->info[i].name); free(d->info[i].value); }
+    for (int i = 0; i < d->n_args; i++) free(d->args[i]);
+    free(d->args);
     memset(d, 0, sizeof *d);
 }
 
 static int desc_copy(job_desc *to, const job_desc *from) {
     job_desc d = *from;
-    d.n_check = d.n_info = 0;
+    d.n_check = d.n_info = d.n_args = 0;
+    d.args = NULL;
+    for (int i = 0; i < from->n_args; i++)
+        if (job_desc_add_arg(&d, from->args[i])) { job_desc_free(&d); return -1; }
     for (int i = 0; i < from->n_check; i++)
         if (job_desc_add(&d, 1, from->check[i].name, from->check[i].value)) { job_desc_free(&d); return -1; }
     for (int i = 0; i < from->n_info; i++)
@@ -94,6 +111,12 @@ static char *header_json(const job_desc *d, size_t *len) {
     write_fields(f, d->check, d->n_check);
     fputs(", \"info\": ", f);
     write_fields(f, d->info, d->n_info);
+    fputs(", \"args\": [", f);
+    for (int i = 0; i < d->n_args; i++) {
+        if (i) fputs(", ", f);
+        json_write_string(f, d->args[i], strlen(d->args[i]));
+    }
+    fputc(']', f);
     fprintf(f, ", \"shard\": [%" PRId64 ", %" PRId64 "], \"records\": [%" PRId64 ", %" PRId64 ", %" PRId64
             "], \"dims\": [%" PRId64 ", %" PRId64 "]}\n", d->is_shard ? d->shard_k : 0, d->is_shard ? d->shard_n : 0,
             d->first, d->end, d->total, d->hs_dim, d->rw_dim);
@@ -107,6 +130,17 @@ static int read_fields(job_desc *d, int check, const json_value *obj) {
         const json_member *m = &obj->u.object.members[i];
         if (m->value.kind != JSON_STRING || strlen(m->value.u.string.ptr) != m->value.u.string.len ||
             job_desc_add(d, check, m->key, m->value.u.string.ptr))
+            return -1;
+    }
+    return 0;
+}
+
+static int read_args(job_desc *d, const json_value *a) {
+    if (!a || a->kind != JSON_ARRAY) return -1;
+    for (size_t i = 0; i < a->u.array.count; i++) {
+        const json_value *v = json_at(a, i);
+        if (v->kind != JSON_STRING || strlen(v->u.string.ptr) != v->u.string.len ||
+            job_desc_add_arg(d, v->u.string.ptr))
             return -1;
     }
     return 0;
@@ -132,6 +166,7 @@ static int parse_header(const unsigned char *p, uint64_t size, job_desc *d, char
     int ok = root && json_get_int(json_get(root, "moee_job"), &one) && one == 1 &&
              json_get_string(json_get(root, "role"), &role, &role_len) &&
              !read_fields(d, 1, json_get(root, "check")) && !read_fields(d, 0, json_get(root, "info")) &&
+             !read_args(d, json_get(root, "args")) &&
              !get_pair(root, "shard", 2, shard) && !get_pair(root, "records", 3, rec) &&
              !get_pair(root, "dims", 2, dims) && rec[0] <= rec[1] && rec[1] <= rec[2] &&
              dims[0] < (1 << 24) && dims[1] < (1 << 24);
@@ -403,6 +438,11 @@ int embed_job_finish_shard(embed_job *job, const char *final_path, char *err, si
         job->j.end = at;
     }
     if (!has_end && journal_append(&job->j, JOB_CHUNK_END, parts, &size, 1, err, err_size)) return -1;
+    struct stat st;
+    if (stat(final_path, &st) == 0 && !S_ISREG(st.st_mode)) {   /* never rename over a device */
+        snprintf(err, err_size, "%s: not a regular file", final_path);
+        return -1;
+    }
     if (rename(job->j.path, final_path) != 0) {
         snprintf(err, err_size, "%s: cannot rename to %s: %s", job->j.path, final_path, strerror(errno));
         return -1;

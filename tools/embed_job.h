@@ -13,7 +13,8 @@
  *    "check": {NAME: VALUE, ...},   every fact the rows depend on (model and input
  *                                   fingerprints, each output-affecting option),
  *                                   compared on --resume and by merge
- *    "info": {NAME: VALUE, ...},    what the output's sidecar needs (paths, model facts)
+ *    "info": {NAME: VALUE, ...},    facts that are not checked
+ *    "args": [ARG, ...],            a shard's options (all but -o, --shard, -t, ...), which merge replays
  *    "shard": [K, N], "records": [FIRST, END, TOTAL], "dims": [HS, RW]}
  * then one ROWS chunk per group of records:
  *   u64 first, u64 count, u64 tokens, u64 truncated,
@@ -28,7 +29,7 @@
 #include "tools/journal.h"
 
 enum { JOB_CHUNK_HEADER = 1, JOB_CHUNK_ROWS = 2, JOB_CHUNK_END = 3 };
-#define JOB_MAX_FIELDS 40
+#define JOB_MAX_FIELDS 64
 
 typedef struct { char *name, *value; } job_field;
 
@@ -36,6 +37,7 @@ typedef struct { char *name, *value; } job_field;
 typedef struct {
     job_field check[JOB_MAX_FIELDS]; int n_check;
     job_field info[JOB_MAX_FIELDS]; int n_info;
+    char **args; int n_args;       /* a shard's `moee embed` options, which merge replays */
     int is_shard;
     int64_t shard_k, shard_n;
     int64_t first, end, total;     /* this job's records [first, end) of total */
@@ -43,7 +45,9 @@ typedef struct {
 } job_desc;
 
 int job_desc_add(job_desc *d, int check, const char *name, const char *value);
-const char *job_desc_info(const job_desc *d, const char *name);   /* NULL if absent */
+int job_desc_add_arg(job_desc *d, const char *arg);
+/* The value of the first field called name, checked or not; NULL if absent. */
+const char *job_desc_get(const job_desc *d, const char *name);
 void job_desc_free(job_desc *d);
 
 /* The first difference between two descriptions' checked facts (or shard, records,

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- temporary file + rename ------------------------------------------------------ */
@@ -27,6 +28,18 @@ int output_open(output_file *o, const char *path, char *err, size_t err_size) {
         o->f = stdout;
         o->path = strdup(path);
         if (!o->path) { snprintf(err, err_size, "out of memory"); return -1; }
+        return 0;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {   /* a device or FIFO: never renamed over */
+        o->path = strdup(path);
+        o->f = o->path ? fopen(path, "wb") : NULL;
+        if (!o->f) {
+            snprintf(err, err_size, "%s: cannot open: %s", path, o->path ? strerror(errno) : "out of memory");
+            free(o->path);
+            memset(o, 0, sizeof *o);
+            return -1;
+        }
         return 0;
     }
     size_t cap = strlen(path) + 32;
@@ -78,6 +91,9 @@ int output_commit(output_file *o, char *err, size_t err_size) {
         if (fclose(o->f) != 0 && !fail) { saved_errno = errno; fail = 1; }
         o->f = NULL;
         if (!fail && rename(o->tmp_path, o->path) != 0) { saved_errno = errno; fail = 1; }
+    } else if (o->f != stdout) {
+        if (fclose(o->f) != 0 && !fail) { saved_errno = errno; fail = 1; }
+        o->f = NULL;
     }
     if (fail) {
         snprintf(err, err_size, "%s: write failed: %s", o->path,
@@ -94,6 +110,8 @@ void output_abort(output_file *o) {
     if (o->tmp_path) {
         if (o->f) fclose(o->f);
         unlink(o->tmp_path);
+    } else if (o->f && o->f != stdout) {
+        fclose(o->f);
     }
     free(o->path); free(o->tmp_path);
     memset(o, 0, sizeof *o);

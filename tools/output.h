@@ -7,7 +7,9 @@
  *
  * Every file is written under a temporary name in the same directory and renamed
  * into place only once complete, so an interrupted or failed run never leaves a
- * file that looks finished. The path "-" means standard output (written directly).
+ * file that looks finished. The path "-" means standard output, and a path that
+ * exists but is not a regular file (a device such as /dev/null, a FIFO) is written
+ * directly: renaming over it would replace the device with a file.
  *
  * Errors: -1 and one line naming the path in err (no newline). */
 #ifndef MOEE_OUTPUT_H
@@ -20,7 +22,7 @@
 typedef struct {
     FILE *f;
     char *path;       /* final path ("-" for stdout) */
-    char *tmp_path;   /* NULL for stdout */
+    char *tmp_path;   /* NULL when written directly (stdout, a device, a FIFO) */
     int failed;       /* a write failed: commit will refuse */
 } output_file;
 

@@ -57,7 +57,7 @@ for src in $srcs; do
     fi
 done
 
-targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input}
+targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input shard}
 for t in $targets; do
     if [ "$t" = gen_seeds ]; then
         # the seed generator: an ordinary program that also needs the model writer of tools/
@@ -67,7 +67,8 @@ for t in $targets; do
         continue
     fi
     extra=""
-    [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the one target that reads a tools/ format
+    [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the targets that read a tools/ format
+    [ "$t" = shard ] && extra="tools/embed_job.c tools/journal.c tools/output.c"
     echo "  LD $OUT/fuzz_$t"
     # shellcheck disable=SC2086
     $CC $CFLAGS -DFUZZING -fsanitize=fuzzer -Itests tests/fuzz/fuzz_$t.c $extra $objs -lm -o "$OUT/fuzz_$t"
