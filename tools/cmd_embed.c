@@ -618,8 +618,16 @@ static int embed_journaled(embed_run *r) {
     progress_state progress = {0};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
     chunk_progress c = {r, !r->a->quiet && isatty(2) ? &progress : NULL, 0, r->end - r->first - r->job.recovered, 0};
-    int64_t chunk_tokens = 2 * r->a->opt.batch_tokens;   /* a few forward batches per chunk */
-    int rc = embed_job_run(&r->job, compute_chunk, &c, chunk_tokens, err, sizeof err);
+    /* a few forward batches per chunk: a chunk's last batch is seldom full, and a crash
+     * loses at most one chunk; the first guess is 4 bytes (or 1 id) per token */
+    int64_t chunk_tokens = 4 * r->a->opt.batch_tokens;
+    double guess = 1;
+    if (r->end > r->first) {
+        double sum = 0;
+        for (int64_t i = r->first; i < r->end; i++) sum += r->in->ids ? (double)r->in->id_lens[i] : (double)r->in->lens[i] / 4;
+        guess = sum / (double)(r->end - r->first) + (r->in->ids ? 0 : 8);   /* + about a prompt's template */
+    }
+    int rc = embed_job_run(&r->job, compute_chunk, &c, chunk_tokens, guess, err, sizeof err);
     if (progress.shown) fputc('\n', stderr);
     r->seconds = seconds_since(&progress.start);
     if (rc) return fail_record(r->in, err);

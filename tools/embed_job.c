@@ -393,15 +393,16 @@ fail:
     return -1;
 }
 
-int embed_job_run(embed_job *job, job_compute_fn compute, void *user, int64_t chunk_tokens, char *err,
-                  size_t err_size) {
+int embed_job_run(embed_job *job, job_compute_fn compute, void *user, int64_t chunk_tokens, double guess_tokens,
+                  char *err, size_t err_size) {
     const job_desc *d = &job->desc;
     job_rows *r = &job->rows;
     int64_t n = d->end - d->first;
     int64_t seen_texts = 0, seen_tokens = 0;
     while (r->done < n) {
         /* about chunk_tokens tokens per chunk, from the tokens per record seen so far */
-        int64_t count = seen_texts ? chunk_tokens * seen_texts / (seen_tokens > 0 ? seen_tokens : 1) : 16;
+        double per_record = seen_tokens > 0 ? (double)seen_tokens / (double)seen_texts : guess_tokens;
+        int64_t count = (int64_t)((double)chunk_tokens / (per_record > 1 ? per_record : 1));
         if (count < 1) count = 1;
         if (count > 65536) count = 65536;
         if (count > n - r->done) count = n - r->done;

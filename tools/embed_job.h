@@ -87,10 +87,10 @@ typedef int (*job_compute_fn)(void *user, int64_t first, int64_t count, float *h
                               int64_t *tokens, int64_t *truncated, char *err, size_t err_size);
 
 /* Computes every record not done yet, in chunks of about chunk_tokens tokens
- * (estimated from the tokens per record seen so far; the first chunk has 16
- * records), appending each to the journal as soon as it is computed. */
+ * (estimated from the tokens per record seen so far, at first from guess_tokens
+ * per record), appending each to the journal as soon as it is computed. */
 int embed_job_run(embed_job *job, job_compute_fn compute, void *user, int64_t chunk_tokens,
-                  char *err, size_t err_size);
+                  double guess_tokens, char *err, size_t err_size);
 
 /* A shard: appends the END chunk and renames the journal to final_path. */
 int embed_job_finish_shard(embed_job *job, const char *final_path, char *err, size_t err_size);
