@@ -27,6 +27,9 @@ KINDS=hs,rw,moee,moee-sum
 awk 'BEGIN { srand(7); split("the a cat dog runs quickly over lazy fox jumps blue red green sky sea", w, " ");
              for (i = 0; i < 800; i++) { n = int(rand() * 10); s = "";
                  for (j = 0; j < n; j++) s = s (j ? " " : "") w[int(rand() * 15) + 1]; print s } }' > "$DIR/t.txt"
+# and a few longer than the tiny model's context (64 tokens): truncated, reported by line
+long="the lazy dog runs over the blue sea and the red sky while the quick fox jumps over the green"
+for line in 100 450 777; do sed -i "${line}s/.*/$long $long $long/" "$DIR/t.txt"; done
 awk '{ printf "{\"id\": \"doc-%d\", \"text\": \"%s\"}\n", NR, $0 }' "$DIR/t.txt" > "$DIR/t.jsonl"
 
 $E -i "$DIR/t.txt" -o "$DIR/single.npz" --kind $KINDS; check "single npz" [ $? -eq 0 ]
@@ -185,8 +188,9 @@ MOEE_JOURNAL_KILL_AT=20000 killed $E -i "$DIR/t.txt" -o "$DIR/p0" --kind $KINDS 
 check "killed shard: no part yet" [ ! -e "$DIR/p0" ]
 $E -i "$DIR/t.txt" -o "$DIR/p0" --kind $KINDS --shard 0/2 --resume
 $E -i "$DIR/t.txt" -o "$DIR/p1" --kind $KINDS --shard 1/2
-"$MOEE" merge -q -o "$DIR/m.npz" "$DIR/p1" "$DIR/p0"
+"$MOEE" merge -o "$DIR/m.npz" "$DIR/p1" "$DIR/p0" 2> "$DIR/err"
 check "resumed shard merges" same "$DIR/single.npz" "$DIR/m.npz"
+check "merge reports the truncated texts" grep -q "3 of 800 texts were longer than the model's context" "$DIR/err"
 
 echo "tools_jobs.sh: $passed passed, $failed failed"
 [ $failed -eq 0 ]
