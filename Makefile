@@ -8,6 +8,8 @@
 #   tests/engine_*.c    -> engine + tokenizer + weights + kernels
 #   tests/tools_*.c     -> the tools' objects (not main.c) + everything
 #   tests/*.sh          -> shell tests that drive ./moee (run with the moee path as $1)
+#   libmoee.so          -> the public API (engine/moee.h) as a shared library, copied into
+#                          tools/python/moee/ for the Python package (tests/python/)
 #
 # Knobs: OPENMP=0 builds without OpenMP; SAN=1 adds -fsanitize=address,undefined;
 # BUILD=dir puts objects elsewhere; T=prefix runs only tests whose name starts with it;
@@ -21,7 +23,8 @@ T       ?=
 RUN     ?=
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
-CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+# -fPIC everywhere: one set of objects serves the programs, libmoee.a and libmoee.so.
+CFLAGS  := -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -Iengine $(EXTRA_CFLAGS)
 LDLIBS  := -lm
 ifeq ($(OPENMP),1)
@@ -59,9 +62,10 @@ LIB_KERNELS   := $(BUILD)/libkernels.a
 LIB_TOKENIZER := $(BUILD)/libtokenizer.a
 LIB_ENGINE    := $(BUILD)/libengine.a
 LIB_TOOLS     := $(BUILD)/libtools.a
+PY_LIB        := tools/python/moee/libmoee.so
 
-.PHONY: all test test-unit test-asan test-neon bench demo clean
-all: moee libmoee.a
+.PHONY: all test test-unit test-asan test-neon bench demo fuzz clean
+all: moee libmoee.a $(PY_LIB)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,6 +94,13 @@ LIBMOEE_OBJ := $(call obj,$(ENGINE_SRC) $(TOKENIZER_SRC) $(WEIGHTS_SRC) $(KERNEL
 $(BUILD)/libmoee.a: $(LIBMOEE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 libmoee.a: $(BUILD)/libmoee.a
+	cp $< $@
+
+# libmoee.so: the same objects, exporting only the moee_ functions (engine/libmoee.map);
+# the Python package (tools/python/moee/) loads it with ctypes.
+$(BUILD)/libmoee.so: $(LIBMOEE_OBJ) engine/libmoee.map
+	$(CC) -shared -o $@ $(LIBMOEE_OBJ) -Wl,--version-script=engine/libmoee.map $(LDLIBS)
+$(PY_LIB): $(BUILD)/libmoee.so
 	cp $< $@
 
 LIBS_ALL := $(LIB_ENGINE) $(LIB_TOKENIZER) $(LIB_WEIGHTS) $(LIB_KERNELS)
@@ -125,7 +136,9 @@ $(FUZZ_BIN): $(BUILD)/tests/%: tests/fuzz/%.c $(LIB_TOOLS) $(LIBS_ALL)
 
 # test-unit: build and run this configuration's tests; tests/run.sh prints one
 # summary line "N passed, M failed" and fails if any test failed.
-test-unit: $(TEST_BIN) $(FUZZ_BIN) $(if $(TEST_SH),$(BUILD)/moee)
+# The Python tests (tests/tools_python.sh) load $(BUILD)/libmoee.so; the sanitizer build
+# makes none (Python would need the ASan runtime preloaded), so there they skip.
+test-unit: $(TEST_BIN) $(FUZZ_BIN) $(if $(TEST_SH),$(BUILD)/moee $(if $(filter 0,$(SAN)),$(BUILD)/libmoee.so))
 	@RUN="$(RUN)" MOEE="$(BUILD)/moee" sh tests/run.sh $(TEST_BIN) $(FUZZ_BIN) $(TEST_SH)
 
 # test: the normal build (OpenMP on), then everything again without OpenMP under
@@ -139,6 +152,15 @@ test: all
 test-neon:
 	$(MAKE) --no-print-directory test-unit BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc \
 	    OPENMP=0 T=kernels RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+
+# fuzz: every libFuzzer target (clang, ASan + UBSan) for FUZZ_SECONDS each, one after
+# the other at the lowest priority, after replaying the long inputs of
+# tests/fuzz/gen_long.c (tests/fuzz/run.sh; logs and findings under build/fuzz/).
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
+fuzz:
+	sh tests/fuzz/build.sh
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # bench: kernels against the machine's measured peak, then the tokenizer (MB/s).
 # The end-to-end embedding benchmark is bench/bench_embed.sh (synthesizes a full-size model).
@@ -158,6 +180,6 @@ $(BUILD)/bench/%: bench/%.c $(LIBS_ALL)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 clean:
-	rm -rf build moee libmoee.a
+	rm -rf build moee libmoee.a $(PY_LIB)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

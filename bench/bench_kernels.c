@@ -11,8 +11,10 @@
  *    (W rows x cols: 1024x2048 and 2048x1024 are OLMoE's gate/up and down, 1408x2048
  *    Qwen1.5-MoE's and DeepSeekMoE's gate/up) with 1..512 tokens, as GOP/s (2 per
  *    multiply-add, activation quantization included) and % of the same ISA's peak
- *    (int8 peak for Q8_0/Q4_0, f32 peak for float weights; scalar rows against the
- *    best SIMD peak, up to 32 tokens only: they are slow).
+ *    (int8 peak for quantized types, f32 peak for float weights; scalar rows against the
+ *    best SIMD peak, up to 32 tokens only: they are slow). 2048x1408 is their down
+ *    projection (only 32-block types: llama-quantize falls back from K types there).
+ *    `bench_kernels q4_0,q4_K` measures only the types named.
  * 3. The router (64 x 2048, F32) and one attention head (512 tokens, head_dim 128).
  * 4. Scaling: the Q8_0/Q4_0 expert shapes at 512 tokens on all OpenMP threads,
  *    wall-clock (noisy when the machine is shared; the load average is printed). */
@@ -114,7 +116,8 @@ static void *make_weights(uint32_t type, int64_t rows, int64_t cols) {
     return w;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *only_types = argc > 1 ? argv[1] : NULL;   /* e.g. "q4_0,q4_K" */
     int n_threads = 1;
 #ifdef _OPENMP
     n_threads = omp_get_max_threads();
@@ -146,8 +149,10 @@ int main(void) {
     }
 
     /* 2. matmul */
-    static const int64_t shapes[][2] = {{1024, 2048}, {2048, 1024}, {1408, 2048}};
-    static const uint32_t types[] = {MOEE_TYPE_Q8_0, MOEE_TYPE_Q4_0, MOEE_TYPE_BF16, MOEE_TYPE_F16, MOEE_TYPE_F32};
+    static const int64_t shapes[][2] = {{1024, 2048}, {2048, 1024}, {1408, 2048}, {2048, 1408}};
+    static const uint32_t types[] = {MOEE_TYPE_Q8_0, MOEE_TYPE_Q4_0, MOEE_TYPE_Q4_1, MOEE_TYPE_Q5_0, MOEE_TYPE_Q5_1,
+                                     MOEE_TYPE_IQ4_NL, MOEE_TYPE_Q2_K, MOEE_TYPE_Q3_K, MOEE_TYPE_Q4_K, MOEE_TYPE_Q5_K,
+                                     MOEE_TYPE_Q6_K, MOEE_TYPE_IQ4_XS, MOEE_TYPE_BF16, MOEE_TYPE_F16, MOEE_TYPE_F32};
     static const int64_t tokens[] = {1, 8, 32, 128, 512};
     const int64_t max_tokens = 512, max_cols = 2048, max_rows = 2048;
     float *X = malloc((size_t)(max_tokens * max_cols) * sizeof(float));
@@ -156,10 +161,11 @@ int main(void) {
     void *scratch = malloc(moee_matmul_scratch_bytes(max_tokens, max_cols));
 
     printf("\nmoee_matmul per core (GOP/s = 2 x rows x cols x tokens / time; %% of the ISA's peak)\n");
-    printf("  %-8s %-5s %-10s %6s %10s %9s %7s\n", "variant", "type", "W", "tokens", "ms", "GOP/s", "%peak");
+    printf("  %-8s %-6s %-10s %6s %10s %9s %7s\n", "variant", "type", "W", "tokens", "ms", "GOP/s", "%peak");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             const moee_type_traits *tt = moee_type(types[ti]);
+            if (shapes[s][1] % tt->block_size || (only_types && !strstr(only_types, tt->name))) continue;
             moee_matrix W = {types[ti], make_weights(types[ti], shapes[s][0], shapes[s][1]), shapes[s][0], shapes[s][1]};
             for (size_t k = 0; k < sizeof tokens / sizeof tokens[0]; k++)
                 for (int v = 0; v < 4; v++) {
@@ -172,7 +178,7 @@ int main(void) {
                         if (!strcmp(peaks[p].name, variant_names[v])) peak = tt->is_quantized ? peaks[p].int8 : peaks[p].f32;
                     char shape[32];
                     snprintf(shape, sizeof shape, "%lldx%lld", (long long)W.rows, (long long)W.cols);
-                    printf("  %-8s %-5s %-10s %6lld %10.3f %9.1f %6.1f%%\n", variant_names[v], tt->name, shape,
+                    printf("  %-8s %-6s %-10s %6lld %10.3f %9.1f %6.1f%%\n", variant_names[v], tt->name, shape,
                            (long long)tokens[k], sec * 1e3, ops / 1e9, peak > 0 ? 100 * ops / peak : 0);
                     fflush(stdout);
                 }

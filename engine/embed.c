@@ -1,11 +1,14 @@
-/* embed.c: texts (or token ids) in, raw HS and RW rows out, in input order.
+/* embed.c: moee_embed, THE pipeline: texts (or token ids) in, embeddings out.
  *
+ * First the raw HS and RW rows, in input order:
  *   1. each text -> prompt (prompt.c) -> token ids (the model's tokenizer), all
  *      texts in parallel; a text whose prompt is longer than the context is
  *      truncated (or rejected);
  *   2. sequences sorted by length, longest first, and packed greedily into forward
  *      batches of at most batch_tokens tokens (so similar lengths share a batch);
  *   3. moee_forward on each batch; its rows are copied to the rows of their texts.
+ * then moee_embed_finish: the rows checked finite, statistics (given, or over the
+ * inputs), standardization, and each requested kind (kinds.c).
  *
  * The engine guarantees that a row never depends on the rest of its batch or on
  * the thread count, so the output is a function of each text alone: the sort and
@@ -24,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "engine/embed.h"
 #include "engine/model.h"
 #include "tokenizer/tokenizer.h"
@@ -39,6 +45,8 @@ void moee_embed_options_init(moee_embed_options *o) {
     o->rw_source = MOEE_RW_AUTO;
     o->batch_tokens = 8192;
     o->truncate = 1;
+    o->standardize = MOEE_STANDARDIZE_AUTO;
+    o->alpha = 1.0f;
 }
 
 moee_rw_source moee_rw_source_resolve(const moee_model *m, moee_rw_source requested) {
@@ -104,21 +112,9 @@ static int check_options(const moee_embed_options *o, char *err, size_t err_size
     return 0;
 }
 
-/* 1 if every x[0..n) is finite. */
-static int all_finite(const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
-/* Runs every job (each len >= 1 and <= context_length) and fills hs/rw rows.
- * noun ("text", "sequence") names a job's row in errors. A row with a NaN or an
- * infinity is an error, not an output: only a model whose weights are corrupt (or
- * so large that the activations overflow) computes one, and such a row would
- * silently poison every similarity computed with it. */
+/* Runs every job (each len >= 1 and <= context_length) and fills hs/rw rows. */
 static int run_jobs(const moee_model *m, const moee_embed_options *o, job *jobs, int64_t n,
-                    float *hs, float *rw, moee_embed_counts *counts, const char *noun,
-                    char *err, size_t err_size) {
+                    float *hs, float *rw, moee_embed_counts *counts, char *err, size_t err_size) {
     if (n == 0 || (!hs && !rw)) return 0;
     const moee_model_info *info = moee_model_get_info(m);
     int64_t hs_dim = info->hs_dim, rw_dim = info->rw_dim;
@@ -156,19 +152,11 @@ static int run_jobs(const moee_model *m, const moee_embed_options *o, job *jobs,
             rc = 1;
             break;
         }
-        for (int64_t s = 0; rc == 0 && s < count; s++) {
+        for (int64_t s = 0; s < count; s++) {
             int64_t row = jobs[done + s].row;
-            if ((hs && !all_finite(batch_hs + s * hs_dim, hs_dim)) ||
-                (rw && !all_finite(batch_rw + s * rw_dim, rw_dim))) {
-                snprintf(err, err_size, "%s %" PRId64 ": the model computed non-finite values (NaN or "
-                         "infinity): its weights are corrupt or too large", noun, row);
-                rc = 1;
-                break;
-            }
             if (hs) memcpy(hs + row * hs_dim, batch_hs + s * hs_dim, (size_t)hs_dim * sizeof *hs);
             if (rw) memcpy(rw + row * rw_dim, batch_rw + s * rw_dim, (size_t)rw_dim * sizeof *rw);
         }
-        if (rc) break;
         done += count;
         counts->tokens += tokens;
         if (o->progress) o->progress(o->progress_user, done, n, counts->tokens);
@@ -185,12 +173,13 @@ static int run_jobs(const moee_model *m, const moee_embed_options *o, job *jobs,
 
 int moee_embed_ids(const moee_model *m, const moee_embed_options *o,
                    const int32_t *const *ids, const int64_t *lens, int64_t n,
-                   float *hs, float *rw, moee_embed_counts *counts,
+                   float *hs, float *rw, moee_embed_counts *counts, char *truncated,
                    char *err, size_t err_size) {
     moee_embed_counts local;
     if (!counts) counts = &local;
     memset(counts, 0, sizeof *counts);
     if (check_options(o, err, err_size)) return 1;
+    if (truncated) memset(truncated, 0, (size_t)n);
     const moee_model_info *info = moee_model_get_info(m);
     job *jobs = malloc((size_t)(n ? n : 1) * sizeof *jobs);
     if (!jobs) { snprintf(err, err_size, "out of memory (%" PRId64 " sequences)", n); return 1; }
@@ -217,11 +206,12 @@ int moee_embed_ids(const moee_model *m, const moee_embed_options *o,
             }
             len = info->context_length;
             counts->truncated++;
+            if (truncated) truncated[i] = 1;
         }
         jobs[i] = (job){ids[i], len, i};
     }
     counts->texts = n;
-    int rc = run_jobs(m, o, jobs, n, hs, rw, counts, "sequence", err, err_size);
+    int rc = run_jobs(m, o, jobs, n, hs, rw, counts, err, err_size);
     free(jobs);
     return rc;
 }
@@ -306,7 +296,7 @@ static int prepare_text(const moee_tokenizer *tok, const moee_embed_options *o, 
 
 int moee_embed_raw(const moee_model *m, const moee_embed_options *o,
                    const char *const *texts, const size_t *lens, int64_t n,
-                   float *hs, float *rw, moee_embed_counts *counts,
+                   float *hs, float *rw, moee_embed_counts *counts, char *truncated_rows,
                    char *err, size_t err_size) {
     moee_embed_counts local;
     if (!counts) counts = &local;
@@ -379,12 +369,13 @@ int moee_embed_raw(const moee_model *m, const moee_embed_options *o,
             }
             counts->truncated += truncated[i];
         }
+        if (rc == 0 && truncated_rows) memcpy(truncated_rows, truncated, (size_t)n);
     }
 
     /* 2 and 3: batches */
     if (rc == 0) {
         counts->texts = n;
-        rc = run_jobs(m, o, jobs, n, hs, rw, counts, "text", err, err_size);
+        rc = run_jobs(m, o, jobs, n, hs, rw, counts, err, err_size);
     }
     for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
     free(ids);
@@ -394,59 +385,210 @@ int moee_embed_raw(const moee_model *m, const moee_embed_options *o,
     return rc;
 }
 
-/* ---- one call: texts -> one kind ------------------------------------------------------- */
+/* ---- the pipeline: raw rows -> statistics -> kinds ---------------------------------------- */
 
-/* Standardizes x [n][dim] in place with s, or with its own statistics when s is NULL. */
-static int standardize_part(const char *part, float *x, int64_t n, int64_t dim, const moee_stats *s,
-                            char *err, size_t err_size) {
-    if (s) {
-        if (s->dim != dim) {
-            snprintf(err, err_size, "%s statistics have %" PRId64 " dimensions, the model's %s has %" PRId64,
-                     part, s->dim, part, dim);
-            return 1;
-        }
-        moee_stats_apply(s, x, n);
-        return 0;
-    }
-    moee_stats own;
-    char msg[256];
-    if (moee_stats_compute(x, n, dim, &own, msg, sizeof msg)) {
-        snprintf(err, err_size, "%s: %s", part, msg);
+static int kind_uses(moee_kind k, int part) { return part == 0 ? k != MOEE_KIND_RW : k != MOEE_KIND_HS; }
+static const char *const part_names[2] = {"hs", "rw"};
+
+/* What a call computes, decided once from the options and the wanted outputs, so that
+ * every error about them comes before any work. */
+typedef struct {
+    int need_raw[2];      /* part rows (hs, rw) some kind or raw output needs */
+    int need_std[2];      /* part rows some kind needs standardized */
+    int need_stats[2];    /* statistics of the part: standardized, or asked for (stats_out) */
+} plan;
+
+static int make_plan(const moee_model *m, const moee_embed_options *o, const moee_output *out, int64_t n,
+                     int raw_hs, int raw_rw, plan *p, char *err, size_t err_size) {
+    const moee_model_info *info = moee_model_get_info(m);
+    memset(p, 0, sizeof *p);
+    if (o->standardize != MOEE_STANDARDIZE_AUTO && o->standardize != MOEE_STANDARDIZE_ON &&
+        o->standardize != MOEE_STANDARDIZE_OFF) {
+        snprintf(err, err_size, "unknown standardization mode %d", (int)o->standardize);
         return 1;
     }
-    moee_stats_apply(&own, x, n);
-    moee_stats_free(&own);
+    if (!(o->alpha >= 0) || !isfinite(o->alpha)) {
+        snprintf(err, err_size, "alpha must be a number >= 0 (got %g)", (double)o->alpha);
+        return 1;
+    }
+    p->need_raw[0] = raw_hs;
+    p->need_raw[1] = raw_rw;
+    for (int k = 0; k < MOEE_N_KINDS; k++) {
+        if (!out->kinds[k]) continue;
+        for (int part = 0; part < 2; part++)
+            if (kind_uses((moee_kind)k, part)) {
+                p->need_raw[part] = 1;
+                p->need_std[part] |= moee_kind_standardized(o->standardize, (moee_kind)k);
+            }
+    }
+    if (p->need_raw[1] && info->rw_dim == 0) {
+        snprintf(err, err_size, "the model has no MoE layer, so no routing weights (rw)");
+        return 1;
+    }
+    for (int part = 0; part < 2; part++)
+        p->need_stats[part] = (p->need_std[part] && (n > 0 || o->stats)) || (out->stats_out && p->need_raw[part]);
+    if (o->stats) {
+        if (moee_statistics_check(o->stats, m, o, err, err_size)) return 1;
+        for (int part = 0; part < 2; part++) {
+            const moee_stats *s = part ? &o->stats->rw : &o->stats->hs;
+            int64_t dim = part ? info->rw_dim : info->hs_dim;
+            if (p->need_stats[part] && s->dim == 0) {
+                snprintf(err, err_size, "the statistics hold no \"%s\" part (they were made for other kinds)",
+                         part_names[part]);
+                return 1;
+            }
+            if (p->need_stats[part] && s->dim != dim) {
+                snprintf(err, err_size, "the \"%s\" statistics have %" PRId64 " dimensions, this model's %s has %" PRId64,
+                         part_names[part], s->dim, part_names[part], dim);
+                return 1;
+            }
+        }
+    } else if (n < 2 && (p->need_stats[0] || p->need_stats[1])) {
+        int k = 0;
+        while (k < MOEE_N_KINDS && !(out->kinds[k] && moee_kind_standardized(o->standardize, (moee_kind)k))) k++;
+        if (k < MOEE_N_KINDS)
+            snprintf(err, err_size, "kind %s is standardized, and %" PRId64 " input%s cannot give the statistics "
+                     "(a standard deviation needs at least 2): give statistics computed over a corpus, ask for "
+                     "kind hs, or turn standardization off", moee_kind_name((moee_kind)k), n, n == 1 ? "" : "s");
+        else
+            snprintf(err, err_size, "statistics need at least 2 inputs (got %" PRId64 ")", n);
+        return 1;
+    }
     return 0;
 }
 
-int moee_embed(const moee_model *m, const moee_embed_options *o, moee_kind kind, float alpha,
-               int standardize, const moee_stats *hs_stats, const moee_stats *rw_stats,
-               const char *const *texts, const size_t *lens, int64_t n, float *out,
-               char *err, size_t err_size) {
-    if (kind < MOEE_KIND_HS || kind > MOEE_KIND_MOEE_SUM) {
-        snprintf(err, err_size, "unknown kind %d", (int)kind);
-        return 1;
-    }
+int moee_kind_standardized(moee_standardize mode, moee_kind k) {
+    return mode == MOEE_STANDARDIZE_ON || (mode == MOEE_STANDARDIZE_AUTO && k != MOEE_KIND_HS);
+}
+
+/* moee_embed_finish after make_plan. */
+static int finish(const moee_model *m, const moee_embed_options *o, const plan *p, const float *raw_hs,
+                  const float *raw_rw, int64_t n, moee_output *out, char *err, size_t err_size) {
     const moee_model_info *info = moee_model_get_info(m);
-    int64_t H = info->hs_dim, R = info->rw_dim;
-    int want_hs = kind != MOEE_KIND_RW, want_rw = kind != MOEE_KIND_HS;
-    size_t rows = (size_t)(n > 0 ? n : 1);
-    float *hs = want_hs ? malloc(rows * (size_t)H * sizeof *hs) : NULL;
-    float *rw = want_rw ? malloc(rows * (size_t)R * sizeof *rw) : NULL;
+    const int64_t dims[2] = {info->hs_dim, info->rw_dim};
+    const float *raw[2] = {raw_hs, raw_rw};
+    /* A row with a NaN or an infinity is an error, not an output: only a model whose
+     * weights are corrupt (or so large that the activations overflow) computes one,
+     * and such a row would silently poison every similarity computed with it. */
+    for (int part = 0; part < 2; part++) {
+        if (!p->need_raw[part]) continue;
+        if (!raw[part]) {
+            snprintf(err, err_size, "the wanted kinds need the raw %s rows, and none were given", part_names[part]);
+            return 1;
+        }
+        for (int64_t i = 0; i < n * dims[part]; i++)
+            if (!isfinite(raw[part][i])) {
+                snprintf(err, err_size, "%s %" PRId64 ": the model computed non-finite values (NaN or infinity): "
+                         "its weights are corrupt or too large", o->token_ids ? "sequence" : "text", i / dims[part]);
+                return 1;
+            }
+    }
+
+    moee_statistics own = {0};
+    const moee_stats *use[2] = {NULL, NULL};
+    float *std_rows[2] = {NULL, NULL};
     int rc = 1;
-    if ((want_hs && !hs) || (want_rw && !rw)) {
-        snprintf(err, err_size, "out of memory (%" PRId64 " texts)", n);
-        goto done;
+    for (int part = 0; part < 2; part++) {
+        if (!p->need_stats[part]) continue;
+        if (o->stats) {
+            use[part] = part ? &o->stats->rw : &o->stats->hs;
+            continue;
+        }
+        moee_stats *s = part ? &own.rw : &own.hs;
+        char msg[256];
+        if (moee_stats_compute(raw[part], n, dims[part], s, msg, sizeof msg)) {
+            snprintf(err, err_size, "%s: %s", part_names[part], msg);
+            goto done;
+        }
+        use[part] = s;
     }
-    if (moee_embed_raw(m, o, texts, lens, n, hs, rw, NULL, err, err_size)) goto done;
-    if (standardize && n > 0) {
-        if (want_hs && standardize_part("hs", hs, n, H, hs_stats, err, err_size)) goto done;
-        if (want_rw && standardize_part("rw", rw, n, R, rw_stats, err, err_size)) goto done;
+    for (int part = 0; part < 2; part++) {
+        if (!p->need_std[part] || !use[part]) continue;   /* n == 0: nothing to standardize */
+        size_t count = (size_t)(n * dims[part]);
+        if (!(std_rows[part] = malloc((count ? count : 1) * sizeof(float)))) {
+            snprintf(err, err_size, "out of memory (%" PRId64 " %s rows)", n, part_names[part]);
+            goto done;
+        }
+        memcpy(std_rows[part], raw[part], count * sizeof(float));
+        moee_stats_apply(use[part], std_rows[part], n);
     }
-    moee_kind_combine(kind, hs, rw, n, H, R, alpha, out);
+    for (int k = 0; k < MOEE_N_KINDS; k++) {
+        if (!out->kinds[k]) continue;
+        int z = moee_kind_standardized(o->standardize, (moee_kind)k);
+        moee_kind_combine((moee_kind)k, z && std_rows[0] ? std_rows[0] : raw[0], z && std_rows[1] ? std_rows[1] : raw[1],
+                          n, dims[0], dims[1], o->alpha, out->kinds[k]);
+    }
+    if (out->stats_out) {
+        moee_statistics *so = out->stats_out;
+        if (o->stats ? moee_statistics_copy(o->stats, so) : moee_statistics_provenance(&own, m, o)) {
+            snprintf(err, err_size, "out of memory (statistics)");
+            goto done;
+        }
+        if (!o->stats) {
+            *so = own;
+            memset(&own, 0, sizeof own);
+        }
+    }
     rc = 0;
 done:
-    free(hs);
-    free(rw);
+    moee_statistics_free(&own);
+    free(std_rows[0]);
+    free(std_rows[1]);
+    return rc;
+}
+
+int moee_embed_finish(const moee_model *m, const moee_embed_options *o, const float *raw_hs,
+                      const float *raw_rw, int64_t n, moee_output *out, char *err, size_t err_size) {
+    plan p;
+    if (n < 0) { snprintf(err, err_size, "negative input count %" PRId64, n); return 1; }
+    if (make_plan(m, o, out, n, 0, 0, &p, err, err_size)) return 1;
+    return finish(m, o, &p, raw_hs, raw_rw, n, out, err, err_size);
+}
+
+int moee_embed(const moee_model *m, const moee_embed_options *o, const moee_input *in,
+               moee_output *out, char *err, size_t err_size) {
+    memset(&out->counts, 0, sizeof out->counts);
+    if (!in || (!in->texts == !in->ids) || in->n < 0) {
+        snprintf(err, err_size, "the input needs exactly one of texts and ids, and n >= 0");
+        return 1;
+    }
+    int64_t n = in->n;
+    moee_embed_options eo = *o;
+    eo.token_ids = in->ids != NULL;
+    plan p;
+    if (make_plan(m, &eo, out, n, out->raw_hs != NULL, out->raw_rw != NULL, &p, err, err_size)) return 1;
+
+    const moee_model_info *info = moee_model_get_info(m);
+    size_t rows = (size_t)(n > 0 ? n : 1);
+    float *hs = !p.need_raw[0] ? NULL : out->raw_hs ? out->raw_hs : malloc(rows * (size_t)info->hs_dim * sizeof *hs);
+    float *rw = !p.need_raw[1] ? NULL : out->raw_rw ? out->raw_rw : malloc(rows * (size_t)info->rw_dim * sizeof *rw);
+    char *truncated = calloc(rows, 1);
+    size_t *lens = in->texts && !in->lens ? malloc(rows * sizeof *lens) : NULL;
+    int rc = 1;
+    if ((p.need_raw[0] && !hs) || (p.need_raw[1] && !rw) || !truncated || (in->texts && !in->lens && !lens)) {
+        snprintf(err, err_size, "out of memory (%" PRId64 " inputs)", n);
+        goto done;
+    }
+    for (int64_t i = 0; lens && i < n; i++) lens[i] = strlen(in->texts[i]);
+
+#ifdef _OPENMP
+    int saved_threads = omp_get_max_threads();   /* this thread's setting: other callers keep theirs */
+    if (eo.threads > 0) omp_set_num_threads(eo.threads);
+#endif
+    rc = in->ids ? moee_embed_ids(m, &eo, in->ids, in->id_lens, n, hs, rw, &out->counts, truncated, err, err_size)
+                 : moee_embed_raw(m, &eo, in->texts, lens ? lens : in->lens, n, hs, rw, &out->counts, truncated,
+                                  err, err_size);
+#ifdef _OPENMP
+    omp_set_num_threads(saved_threads);
+#endif
+    if (rc == 0 && out->truncated_rows)
+        for (int64_t i = 0, t = 0; i < n; i++)
+            if (truncated[i]) out->truncated_rows[t++] = i;
+    if (rc == 0) rc = finish(m, &eo, &p, hs, rw, n, out, err, err_size);
+done:
+    if (hs != out->raw_hs) free(hs);
+    if (rw != out->raw_rw) free(rw);
+    free(truncated);
+    free(lens);
     return rc;
 }

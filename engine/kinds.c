@@ -12,7 +12,7 @@
  * part that is exactly zero stays zero (its cosine with anything is taken as 0). */
 #include <math.h>
 #include <string.h>
-#include "moee.h"
+#include "engine/embed.h"
 
 static const char *const kind_names[] = {"hs", "rw", "moee", "moee-sum"};
 

@@ -6,6 +6,7 @@
  * forward pass itself never has to doubt its inputs. Nothing is copied: the
  * views point into the mapping that gguf_open made. */
 #include "weights/file.h"
+#include "weights/fingerprint.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +74,6 @@ static int get_float(loader *L, const char *suffix, int required, float def, flo
 
 /* ---- tensors ------------------------------------------------------------- */
 
-/* Bytes an element of `type` must be aligned to when the kernels read it. */
-static uintptr_t type_alignment(uint32_t type) { return type == MOEE_TYPE_F32 ? 4 : 2; }
-
 /* Finds tensor `name` and checks it has shape ne (innermost first; trailing
  * dimensions of 1 may be left out either side) and, if want_type >= 0, that type.
  * Returns NULL without error when it is absent and optional. */
@@ -106,8 +104,7 @@ static const gguf_tensor *get_tensor(loader *L, const char *name, int required, 
     }
     const moee_type_traits *tt = moee_type(t->type);
     if (!tt) {
-        fail(L, "tensor %s has type %u, which moee does not support (f32, f16, bf16, q8_0, q4_0)",
-             name, t->type);
+        fail(L, "tensor %s has type %u, which moee does not support", name, t->type);
         *error = 1;
         return NULL;
     }
@@ -122,7 +119,7 @@ static const gguf_tensor *get_tensor(loader *L, const char *name, int required, 
         *error = 1;
         return NULL;
     }
-    if ((uintptr_t)t->data % type_alignment(t->type) != 0) {
+    if ((uintptr_t)t->data % tt->align != 0) {
         fail(L, "tensor %s is not aligned in the file", name);
         *error = 1;
         return NULL;
@@ -372,6 +369,7 @@ static int load(loader *L) {
         m->tokenizer = tokenizer_load_gguf(m->file, terr, sizeof terr);
     }
     in->has_tokenizer = m->tokenizer != NULL;
+    gguf_fingerprint(m->file, in->fingerprint);
     return 0;
 }
 

@@ -39,6 +39,8 @@ typedef struct {
     int has_tokenizer;      /* the GGUF carries a tokenizer */
     uint32_t weight_type;   /* ggml type of the expert weights (the bulk of the file) */
     uint64_t file_bytes;
+    char fingerprint[33];   /* hex digest of the GGUF header and a fixed sample of every tensor's
+                               bytes: changes when the weights file does (weights/fingerprint.c) */
 } moee_model_info;
 
 /* Memory-maps a GGUF file; weights are used in place, never copied. */
@@ -102,6 +104,46 @@ int moee_tokenize(const moee_model *m, const char *text, size_t len, int replace
 
 typedef enum { MOEE_RW_AUTO = 0, MOEE_RW_LOGITS = 1, MOEE_RW_PROBS = 2 } moee_rw_source;
 
+/* The kinds of embedding (MOEE.md section 3):
+ *   HS        hs                                   dim hs_dim
+ *   RW        rw                                   dim rw_dim
+ *   MOEE      [hs, rw]                             dim hs_dim + rw_dim
+ *   MOEE_SUM  [hs/|hs|, sqrt(alpha) * rw/|rw|]     dim hs_dim + rw_dim
+ *             (u_a . u_b = cos(hs_a, hs_b) + alpha * cos(rw_a, rw_b))
+ * built from hs and rw standardized (or raw, when standardization is off for it). */
+typedef enum { MOEE_KIND_HS = 0, MOEE_KIND_RW = 1, MOEE_KIND_MOEE = 2, MOEE_KIND_MOEE_SUM = 3 } moee_kind;
+#define MOEE_N_KINDS 4
+const char *moee_kind_name(moee_kind k);          /* "hs", "rw", "moee", "moee-sum" */
+int moee_kind_from_name(const char *name);        /* -1 if unknown */
+int64_t moee_kind_dim(moee_kind k, int64_t hs_dim, int64_t rw_dim);
+
+/* Standardization, per dimension and HS and RW apart (MOEE.md section 3):
+ * z = (x - mean) / (std + 1e-8), mean and unbiased (n-1) std of the statistics. */
+typedef enum { MOEE_STANDARDIZE_AUTO = 0, MOEE_STANDARDIZE_ON = 1, MOEE_STANDARDIZE_OFF = 2 } moee_standardize;
+/* The one rule: 1 if kind k is standardized under mode (AUTO: rw, moee, moee-sum yes, hs no). */
+int moee_kind_standardized(moee_standardize mode, moee_kind k);
+
+/* Statistics of one part (hs or rw): dim 0 when absent. */
+typedef struct { int64_t dim; int64_t count; double *mean; double *std; } moee_stats;
+
+/* Statistics with what produced them (provenance), so they are never applied to
+ * vectors of another model, prompt, pooling or RW source. */
+typedef struct {
+    moee_stats hs, rw;            /* either may be absent: dim 0 */
+    char model_fingerprint[33];   /* moee_model_info.fingerprint of the model that produced them */
+    char arch[16];
+    int64_t hs_dim, rw_dim;       /* the model's dimensions */
+    char *prompt;                 /* template name, "custom", or "ids" (token-id input) */
+    char *template_text;          /* the custom template, or NULL */
+    char *instruction;            /* or NULL */
+    moee_pool pool;
+    moee_rw_source rw_source;     /* resolved (never AUTO) */
+} moee_statistics;
+void moee_statistics_free(moee_statistics *s);
+/* A JSON file (format "moee-stats", version 2); written atomically (see the file comment of stats.c). */
+int moee_statistics_save(const char *path, const moee_statistics *s, char *err, size_t err_size);
+int moee_statistics_load(const char *path, moee_statistics *s, char *err, size_t err_size);
+
 typedef struct {
     const char *template_name;     /* default "none" */
     const char *custom_template;   /* default NULL */
@@ -109,83 +151,77 @@ typedef struct {
     moee_pool pool;                /* default MOEE_POOL_LAST (NONE is not allowed here) */
     moee_rw_source rw_source;      /* default AUTO: logits for olmoe/qwen2moe, probs for deepseek */
     int64_t batch_tokens;          /* token budget of one forward batch; default 8192 */
-    int truncate;                  /* default 1: a text longer than the context is truncated
-                                      (counted); 0: it is an error naming the text */
+    int truncate;                  /* default 1: an input longer than the context is truncated
+                                      (counted); 0: it is an error naming the input */
     int replace_invalid_utf8;      /* default 0: invalid UTF-8 is an error naming the text */
-    /* Called after each batch (may be NULL). */
+    int threads;                   /* threads for this call; 0 (default) = the process default
+                                      (moee_set_threads). Results never depend on it. */
+    moee_standardize standardize;  /* default AUTO: on for rw, moee, moee-sum; off for hs */
+    float alpha;                   /* weight of RW in moee-sum, >= 0; default 1 */
+    const moee_statistics *stats;  /* default NULL: statistics over this call's inputs (n >= 2);
+                                      else these (checked with moee_statistics_check) */
+    int token_ids;                 /* for moee_embed_finish only: the raw rows came from token ids
+                                      (provenance prompt "ids"); moee_embed sets it from its input */
+    /* Called after each forward batch (may be NULL). */
     void (*progress)(void *user, int64_t texts_done, int64_t texts_total, int64_t tokens_done);
     void *progress_user;
 } moee_embed_options;
 void moee_embed_options_init(moee_embed_options *o);
 
+/* 0 if s was produced by this model with these options; else 1, and err names
+ * what differs ("the statistics were made with prompt 'none', this run uses 'prompteol'"). */
+int moee_statistics_check(const moee_statistics *s, const moee_model *m, const moee_embed_options *o,
+                          char *err, size_t err_size);
+
+typedef struct {                   /* exactly one of texts / ids is non-NULL */
+    const char *const *texts;      /* UTF-8 texts (may contain NUL when lens is given) */
+    const size_t *lens;            /* byte lengths, or NULL: the texts are NUL-terminated */
+    const int32_t *const *ids;     /* token ids, run as given (no prompt, no special tokens) */
+    const int64_t *id_lens;
+    int64_t n;
+} moee_input;
+
 typedef struct { int64_t texts, tokens, truncated; } moee_embed_counts;
 
-/* Raw (unstandardized) vectors of n texts: hs [n][hs_dim], rw [n][rw_dim] (either
- * may be NULL), row i belonging to texts[i] whatever order they ran in. Texts are
- * bytes with lengths (they may contain NUL); an empty text is valid. Every row is
- * a function of its own text, the model and the options only (not of n, the other
- * texts, batch_tokens or the thread count). Errors name the text by its 0-based
- * index: "text 17: invalid UTF-8 at byte 3". */
-int moee_embed_raw(const moee_model *m, const moee_embed_options *o,
-                   const char *const *texts, const size_t *lens, int64_t n,
-                   float *hs, float *rw, moee_embed_counts *counts,
-                   char *err, size_t err_size);
+typedef struct {
+    float *kinds[MOEE_N_KINDS];    /* indexed by moee_kind: [n][moee_kind_dim(k)] for each wanted
+                                      kind, NULL = not wanted */
+    float *raw_hs, *raw_rw;        /* optional: raw (unstandardized) rows [n][hs_dim], [n][rw_dim] */
+    moee_statistics *stats_out;    /* optional: receives the statistics used (computed here or
+                                      copied from o->stats), provenance filled; free with
+                                      moee_statistics_free. Asking for it computes the statistics of
+                                      every part the call produces, standardized or not. */
+    moee_embed_counts counts;      /* filled: inputs, tokens, truncated */
+    int64_t *truncated_rows;       /* optional, [n]: the indices of the truncated inputs, in order;
+                                      how many in counts.truncated */
+} moee_output;
 
-/* Per-dimension standardization statistics (MOEE.md section 3): mean and unbiased
- * (n-1) standard deviation over n vectors, applied as z = (x - mean) / (std + 1e-8).
- * HS and RW get separate statistics. Computed in double precision, in a fixed order. */
-typedef struct { int64_t dim; int64_t count; double *mean; double *std; } moee_stats;
-int moee_stats_compute(const float *x, int64_t n, int64_t dim, moee_stats *out,
-                       char *err, size_t err_size);
-void moee_stats_apply(const moee_stats *s, float *x, int64_t n);
-void moee_stats_free(moee_stats *s);
-/* One JSON file holding the HS and the RW statistics (either may be absent: dim 0). */
-int moee_stats_save(const char *path, const moee_stats *hs, const moee_stats *rw,
-                    char *err, size_t err_size);
-int moee_stats_load(const char *path, moee_stats *hs, moee_stats *rw,
-                    char *err, size_t err_size);
-
-/* The kinds of embedding (MOEE.md section 3):
- *   HS        hs                                   dim hs_dim
- *   RW        rw                                   dim rw_dim
- *   MOEE      [hs, rw]                             dim hs_dim + rw_dim
- *   MOEE_SUM  [hs/|hs|, sqrt(alpha) * rw/|rw|]     dim hs_dim + rw_dim
- *             (u_a . u_b = cos(hs_a, hs_b) + alpha * cos(rw_a, rw_b))
- * hs and rw are given already standardized (or raw, when the user turned that off). */
-typedef enum { MOEE_KIND_HS = 0, MOEE_KIND_RW = 1, MOEE_KIND_MOEE = 2, MOEE_KIND_MOEE_SUM = 3 } moee_kind;
-const char *moee_kind_name(moee_kind k);          /* "hs", "rw", "moee", "moee-sum" */
-int moee_kind_from_name(const char *name);        /* -1 if unknown */
-int64_t moee_kind_dim(moee_kind k, int64_t hs_dim, int64_t rw_dim);
-void moee_kind_combine(moee_kind k, const float *hs, const float *rw, int64_t n,
-                       int64_t hs_dim, int64_t rw_dim, float alpha, float *out);
-
-/* moee_embed_raw for pre-tokenized sequences: ids[i][0..lens[i]) for i < n, run as
- * they are (no prompt, no special tokens added). Same batching, ordering, pooling,
- * RW source and truncation rules (a truncated sequence keeps its first
- * context_length ids); errors name the sequence by its 0-based index:
- * "sequence 3: id 70000 is outside the vocabulary (50304 ids)". template_name,
- * custom_template, instruction and replace_invalid_utf8 of o are ignored. */
-int moee_embed_ids(const moee_model *m, const moee_embed_options *o,
-                   const int32_t *const *ids, const int64_t *lens, int64_t n,
-                   float *hs, float *rw, moee_embed_counts *counts,
-                   char *err, size_t err_size);
-
-/* Texts -> one kind of embedding, in one call (what `moee embed --kind K` does):
- * raw HS/RW (moee_embed_raw), standardized unless standardize is 0 (with hs_stats /
- * rw_stats if given, else statistics over these n texts, which needs n >= 2), then
- * combined (moee_kind_combine). out is [n][moee_kind_dim(kind, hs_dim, rw_dim)].
+/* THE pipeline: prompt, tokenize, batch, forward, pool, standardize, combine.
  *
  *   moee_embed_options o; moee_embed_options_init(&o); o.template_name = "prompteol";
- *   float *u = malloc(n * (info->hs_dim + info->rw_dim) * sizeof *u);
- *   if (moee_embed(m, &o, MOEE_KIND_MOEE_SUM, 1.0f, 1, NULL, NULL, texts, lens, n, u,
- *                  err, sizeof err)) ...   // u_a . u_b = cos(HS) + cos(RW)
- */
-int moee_embed(const moee_model *m, const moee_embed_options *o, moee_kind kind, float alpha,
-               int standardize, const moee_stats *hs_stats, const moee_stats *rw_stats,
-               const char *const *texts, const size_t *lens, int64_t n, float *out,
-               char *err, size_t err_size);
+ *   moee_input in = {.texts = texts, .n = n};
+ *   moee_output out = {0};
+ *   out.kinds[MOEE_KIND_MOEE_SUM] = malloc(n * (info->hs_dim + info->rw_dim) * sizeof(float));
+ *   if (moee_embed(m, &o, &in, &out, err, sizeof err)) ...   // u_a . u_b = cos(HS) + cos(RW)
+ *
+ * Every row depends only on its own input, the model and the options (never on n, the
+ * other inputs, batch_tokens or threads). Standardization uses o->stats (checked with
+ * moee_statistics_check) or statistics over the n inputs; a kind that needs statistics
+ * with n < 2 and no o->stats is an error (checked before any work). A row with NaN or
+ * infinity is an error. Errors about one input name it by its 0-based index: "text 17:
+ * invalid UTF-8 at byte 3", "sequence 3: id 70000 is outside the vocabulary (50304 ids)".
+ * Several threads may call it on the same model at once (each call makes its own context). */
+int moee_embed(const moee_model *m, const moee_embed_options *o, const moee_input *in,
+               moee_output *out, char *err, size_t err_size);
 
-/* The RW source moee_embed_raw uses for this model and option (AUTO resolved). */
+/* The second half alone (raw rows -> statistics -> kinds), for merging shards and
+ * resuming: moee_embed == (raw rows of every input) + moee_embed_finish, bit for bit.
+ * raw_hs / raw_rw may be NULL when no wanted kind needs them. out->raw_* are ignored;
+ * out->counts are left as they are. Set o->token_ids when the rows came from token ids. */
+int moee_embed_finish(const moee_model *m, const moee_embed_options *o, const float *raw_hs,
+                      const float *raw_rw, int64_t n, moee_output *out, char *err, size_t err_size);
+
+/* The RW source moee_embed uses for this model and option (AUTO resolved). */
 moee_rw_source moee_rw_source_resolve(const moee_model *m, moee_rw_source requested);
 
 #ifdef __cplusplus

@@ -9,13 +9,19 @@
  * in double precision, summing rows in input order (so the result never depends
  * on threads or batching). HS and RW get separate statistics.
  *
- * The statistics file is JSON, numbers printed with %.17g so doubles round-trip:
+ * The statistics file is JSON, numbers printed with %.17g so doubles round-trip,
+ * and records what produced the statistics (provenance), so that moee_embed can
+ * refuse them for vectors of another model, prompt, pooling or RW source:
  *
- *   {"format": "moee-stats", "version": 1,
+ *   {"format": "moee-stats", "version": 2,
+ *    "model_fingerprint": "9f0c...", "arch": "olmoe", "hs_dim": 2048, "rw_dim": 1024,
+ *    "prompt": "prompteol", "template": null, "instruction": null,
+ *    "pool": "last", "rw_source": "logits",
  *    "hs": {"dim": 2048, "count": 1000, "mean": [...], "std": [...]},
  *    "rw": {"dim": 1024, "count": 1000, "mean": [...], "std": [...]}}
  *
- * A part that was not computed (dim 0) is left out of the file. */
+ * A part that was not computed (dim 0) is left out of the file. Version 1 files
+ * (no provenance) are refused with the command that remakes them. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -23,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "moee.h"
+#include "engine/embed.h"
 #include "weights/json.h"
 
 #define STATS_EPS 1e-8
@@ -88,6 +94,128 @@ void moee_stats_free(moee_stats *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* ---- provenance ------------------------------------------------------------------ */
+
+static const char *pool_name(moee_pool p) { return p == MOEE_POOL_MEAN ? "mean" : "last"; }
+static const char *rw_name(moee_rw_source r) { return r == MOEE_RW_PROBS ? "probs" : "logits"; }
+
+void moee_statistics_free(moee_statistics *s) {
+    if (!s) return;
+    moee_stats_free(&s->hs);
+    moee_stats_free(&s->rw);
+    free(s->prompt);
+    free(s->template_text);
+    free(s->instruction);
+    memset(s, 0, sizeof *s);
+}
+
+/* The prompt provenance of these options: "ids", "custom" or the template name. */
+static const char *prompt_of(const moee_embed_options *o) {
+    if (o->token_ids) return "ids";
+    if (o->custom_template) return "custom";
+    return o->template_name ? o->template_name : "none";
+}
+
+static int dup_or_null(const char *src, char **dst) {
+    *dst = NULL;
+    return src && !(*dst = strdup(src));
+}
+
+int moee_statistics_provenance(moee_statistics *s, const moee_model *m, const moee_embed_options *o) {
+    const moee_model_info *info = moee_model_get_info(m);
+    memcpy(s->model_fingerprint, info->fingerprint, sizeof s->model_fingerprint);
+    memcpy(s->arch, info->arch, sizeof s->arch);
+    s->hs_dim = info->hs_dim;
+    s->rw_dim = info->rw_dim;
+    s->pool = o->pool;
+    s->rw_source = moee_rw_source_resolve(m, o->rw_source);
+    free(s->prompt);
+    free(s->template_text);
+    free(s->instruction);
+    int bad = dup_or_null(prompt_of(o), &s->prompt);
+    bad |= dup_or_null(o->token_ids ? NULL : o->custom_template, &s->template_text);
+    bad |= dup_or_null(o->token_ids ? NULL : o->instruction, &s->instruction);
+    return bad;
+}
+
+static int copy_part(const moee_stats *src, moee_stats *dst) {
+    memset(dst, 0, sizeof *dst);
+    if (src->dim <= 0) return 0;
+    dst->mean = malloc((size_t)src->dim * sizeof *dst->mean);
+    dst->std = malloc((size_t)src->dim * sizeof *dst->std);
+    if (!dst->mean || !dst->std) { moee_stats_free(dst); return 1; }
+    memcpy(dst->mean, src->mean, (size_t)src->dim * sizeof *dst->mean);
+    memcpy(dst->std, src->std, (size_t)src->dim * sizeof *dst->std);
+    dst->dim = src->dim;
+    dst->count = src->count;
+    return 0;
+}
+
+int moee_statistics_copy(const moee_statistics *src, moee_statistics *dst) {
+    memset(dst, 0, sizeof *dst);
+    *dst = *src;
+    dst->hs = dst->rw = (moee_stats){0};
+    dst->prompt = dst->template_text = dst->instruction = NULL;
+    if (copy_part(&src->hs, &dst->hs) || copy_part(&src->rw, &dst->rw) ||
+        dup_or_null(src->prompt, &dst->prompt) || dup_or_null(src->template_text, &dst->template_text) ||
+        dup_or_null(src->instruction, &dst->instruction)) {
+        moee_statistics_free(dst);
+        return 1;
+    }
+    return 0;
+}
+
+static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+int moee_statistics_check(const moee_statistics *s, const moee_model *m, const moee_embed_options *o,
+                          char *err, size_t err_size) {
+    const moee_model_info *info = moee_model_get_info(m);
+    const char *why = "the statistics were made";
+    if (strcmp(s->arch, info->arch) != 0) {
+        snprintf(err, err_size, "%s with a %s model, this model is %s", why, s->arch, info->arch);
+        return 1;
+    }
+    if (s->hs_dim != info->hs_dim || s->rw_dim != info->rw_dim) {
+        snprintf(err, err_size, "%s with a model of hs_dim %" PRId64 " and rw_dim %" PRId64 ", this model has "
+                 "%d and %d", why, s->hs_dim, s->rw_dim, info->hs_dim, info->rw_dim);
+        return 1;
+    }
+    if (strcmp(s->model_fingerprint, info->fingerprint) != 0) {
+        snprintf(err, err_size, "%s with another model file (fingerprint %s, this model's is %s)", why,
+                 s->model_fingerprint, info->fingerprint);
+        return 1;
+    }
+    const char *prompt = prompt_of(o);
+    if (!same_str(s->prompt, prompt)) {
+        snprintf(err, err_size, "%s with prompt '%s', this run uses '%s'", why, s->prompt ? s->prompt : "?", prompt);
+        return 1;
+    }
+    const char *template_text = o->token_ids ? NULL : o->custom_template;
+    if (!same_str(s->template_text, template_text)) {
+        snprintf(err, err_size, "%s with template %s%s%s, this run uses %s%s%s", why,
+                 s->template_text ? "'" : "", s->template_text ? s->template_text : "none", s->template_text ? "'" : "",
+                 template_text ? "'" : "", template_text ? template_text : "none", template_text ? "'" : "");
+        return 1;
+    }
+    const char *instruction = o->token_ids ? NULL : o->instruction;
+    if (!same_str(s->instruction, instruction)) {
+        snprintf(err, err_size, "%s with instruction %s%s%s, this run uses %s%s%s", why,
+                 s->instruction ? "'" : "", s->instruction ? s->instruction : "none", s->instruction ? "'" : "",
+                 instruction ? "'" : "", instruction ? instruction : "none", instruction ? "'" : "");
+        return 1;
+    }
+    if (s->pool != o->pool) {
+        snprintf(err, err_size, "%s with pooling '%s', this run uses '%s'", why, pool_name(s->pool), pool_name(o->pool));
+        return 1;
+    }
+    moee_rw_source rw = moee_rw_source_resolve(m, o->rw_source);
+    if (s->rw_source != rw) {
+        snprintf(err, err_size, "%s with rw-source '%s', this run uses '%s'", why, rw_name(s->rw_source), rw_name(rw));
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- the statistics file ------------------------------------------------------- */
 
 static void write_part(FILE *f, const char *name, const moee_stats *s) {
@@ -99,8 +227,13 @@ static void write_part(FILE *f, const char *name, const moee_stats *s) {
     fprintf(f, "]}");
 }
 
-int moee_stats_save(const char *path, const moee_stats *hs, const moee_stats *rw,
-                    char *err, size_t err_size) {
+static void write_key_string(FILE *f, const char *key, const char *value) {
+    fprintf(f, ", \"%s\": ", key);
+    if (value) json_write_string(f, value, strlen(value));
+    else fputs("null", f);
+}
+
+int moee_statistics_save(const char *path, const moee_statistics *s, char *err, size_t err_size) {
     /* written as PATH.PID.tmp and renamed: a reader never sees half a file */
     size_t cap = strlen(path) + 32;
     char *tmp = malloc(cap);
@@ -112,9 +245,17 @@ int moee_stats_save(const char *path, const moee_stats *hs, const moee_stats *rw
         free(tmp);
         return 1;
     }
-    fprintf(f, "{\"format\": \"moee-stats\", \"version\": 1");
-    if (hs && hs->dim > 0) write_part(f, "hs", hs);
-    if (rw && rw->dim > 0) write_part(f, "rw", rw);
+    fprintf(f, "{\"format\": \"moee-stats\", \"version\": 2");
+    write_key_string(f, "model_fingerprint", s->model_fingerprint);
+    write_key_string(f, "arch", s->arch);
+    fprintf(f, ", \"hs_dim\": %" PRId64 ", \"rw_dim\": %" PRId64 ",\n", s->hs_dim, s->rw_dim);
+    fprintf(f, " \"prompt\": ");
+    json_write_string(f, s->prompt ? s->prompt : "none", strlen(s->prompt ? s->prompt : "none"));
+    write_key_string(f, "template", s->template_text);
+    write_key_string(f, "instruction", s->instruction);
+    fprintf(f, ", \"pool\": \"%s\", \"rw_source\": \"%s\"", pool_name(s->pool), rw_name(s->rw_source));
+    if (s->hs.dim > 0) write_part(f, "hs", &s->hs);
+    if (s->rw.dim > 0) write_part(f, "rw", &s->rw);
     fprintf(f, "}\n");
     int bad = ferror(f);
     if (fclose(f) != 0) bad = 1;
@@ -166,37 +307,75 @@ static int load_part(const char *path, const json_value *root, const char *name,
     return 0;
 }
 
-int moee_stats_load(const char *path, moee_stats *hs, moee_stats *rw,
-                    char *err, size_t err_size) {
-    memset(hs, 0, sizeof *hs);
-    memset(rw, 0, sizeof *rw);
+/* A string field (or null when nullable) into a malloc'ed copy; 1 if missing or wrong. */
+static int load_string(const json_value *root, const char *key, int nullable, size_t max, char **out) {
+    *out = NULL;
+    const json_value *v = json_get(root, key);
+    if (!v) return 1;
+    if (v->kind == JSON_NULL) return !nullable;
+    const char *p;
+    size_t len;
+    if (!json_get_string(v, &p, &len) || len > max || memchr(p, 0, len)) return 1;
+    *out = strndup(p, len);
+    return *out == NULL;
+}
+
+int moee_statistics_load(const char *path, moee_statistics *s, char *err, size_t err_size) {
+    memset(s, 0, sizeof *s);
     json_doc *doc = json_parse_file(path, err, err_size);
     if (!doc) return 1;
     const json_value *root = json_root(doc);
     const char *format;
     size_t format_len;
-    long long version;
+    long long version, hs_dim, rw_dim;
+    int rc = 1;
+    char *fp = NULL, *arch = NULL, *pool = NULL, *rw = NULL;
     if (!json_get_string(json_get(root, "format"), &format, &format_len) ||
         strcmp(format, "moee-stats") != 0 || !json_get_int(json_get(root, "version"), &version)) {
         snprintf(err, err_size, "%s: not a moee statistics file (no \"format\": \"moee-stats\")", path);
-        json_free(doc);
-        return 1;
+        goto done;
     }
-    if (version != 1) {
-        snprintf(err, err_size, "%s: statistics file version %lld (this moee reads version 1)", path, version);
-        json_free(doc);
-        return 1;
+    if (version == 1) {
+        snprintf(err, err_size, "%s: statistics file version 1 does not record the model and options that made "
+                 "it; make it again with this moee (moee embed ... --stats-out %s)", path, path);
+        goto done;
     }
-    if (load_part(path, root, "hs", hs, err, err_size) ||
-        load_part(path, root, "rw", rw, err, err_size)) {
-        moee_stats_free(hs);
-        json_free(doc);
-        return 1;
+    if (version != 2) {
+        snprintf(err, err_size, "%s: statistics file version %lld (this moee reads version 2)", path, version);
+        goto done;
     }
-    json_free(doc);
-    if (hs->dim == 0 && rw->dim == 0) {
+    if (load_string(root, "model_fingerprint", 0, 32, &fp) || load_string(root, "arch", 0, 15, &arch) ||
+        !json_get_int(json_get(root, "hs_dim"), &hs_dim) || hs_dim < 0 || hs_dim > (1LL << 30) ||
+        !json_get_int(json_get(root, "rw_dim"), &rw_dim) || rw_dim < 0 || rw_dim > (1LL << 30) ||
+        load_string(root, "prompt", 0, 64, &s->prompt) ||
+        load_string(root, "template", 1, 1 << 20, &s->template_text) ||
+        load_string(root, "instruction", 1, 1 << 20, &s->instruction) ||
+        load_string(root, "pool", 0, 8, &pool) || load_string(root, "rw_source", 0, 8, &rw) ||
+        (strcmp(pool, "last") && strcmp(pool, "mean")) || (strcmp(rw, "logits") && strcmp(rw, "probs"))) {
+        snprintf(err, err_size, "%s: the provenance needs model_fingerprint, arch, hs_dim, rw_dim, prompt, "
+                 "template, instruction, pool (last|mean) and rw_source (logits|probs)", path);
+        goto done;
+    }
+    memcpy(s->model_fingerprint, fp, strlen(fp) + 1);
+    memcpy(s->arch, arch, strlen(arch) + 1);
+    s->hs_dim = hs_dim;
+    s->rw_dim = rw_dim;
+    s->pool = !strcmp(pool, "mean") ? MOEE_POOL_MEAN : MOEE_POOL_LAST;
+    s->rw_source = !strcmp(rw, "probs") ? MOEE_RW_PROBS : MOEE_RW_LOGITS;
+    if (load_part(path, root, "hs", &s->hs, err, err_size) || load_part(path, root, "rw", &s->rw, err, err_size))
+        goto done;
+    if (s->hs.dim == 0 && s->rw.dim == 0) {
         snprintf(err, err_size, "%s: the statistics file holds neither \"hs\" nor \"rw\"", path);
-        return 1;
+        goto done;
     }
-    return 0;
+    if ((s->hs.dim && s->hs.dim != hs_dim) || (s->rw.dim && s->rw.dim != rw_dim)) {
+        snprintf(err, err_size, "%s: the statistics' dimensions differ from hs_dim / rw_dim", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc) moee_statistics_free(s);
+    free(fp); free(arch); free(pool); free(rw);
+    json_free(doc);
+    return rc;
 }

@@ -4,13 +4,14 @@
  * activations, and therefore the exact integer block sums, do not depend on the
  * ISA. (It costs O(tokens x cols), but done naively it still took a third of a
  * 512-token expert matmul: hence SIMD versions.) */
+#include <math.h>
 #include <string.h>
 #include "kernels/variants.h"
 
 static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Layout inside the scratch buffer: qs, then d, then sum, neg_sum8 and neg_sum128,
+/* Layout inside the scratch buffer: qs, then d, then sum, neg_sum8, neg_sum128 and sum16,
  * each 64-byte aligned relative to the start (the start itself is aligned up to 64
  * bytes). */
 size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols) {
@@ -20,7 +21,7 @@ size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols) {
     size_t qs = align64((size_t)(n_pad * n_blocks * MOEE_QK));
     size_t d = align64((size_t)(n_blocks * n_pad) * sizeof(float));
     size_t sum = align64((size_t)(n_blocks * n_pad) * sizeof(int32_t));
-    return 64 + qs + d + 3 * sum;
+    return 64 + qs + d + 4 * sum;
 }
 
 /* ggml's reference quantizer (the type table's Q8_0 from_float) block by block. */
@@ -38,6 +39,35 @@ void moee_scalar_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, floa
     }
 }
 
+/* Whether all n floats are finite (exponent bits not all ones). */
+static int all_finite(const float *x, int64_t n) {
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+/* A row holding NaN or Inf (a diverging model, a hostile file): ggml's quantizer has
+ * no defined answer there (Inf makes d infinite and x / d NaN, cast to int8), so
+ * each block with a non-finite value becomes d = NaN, all values 0: every product
+ * with it is NaN, and the engine's non-finite-output check reports it. The other
+ * blocks are quantized as usual (the scalar quantizer gives every variant's bytes). */
+static void quantize_row_nonfinite(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
+                                   int64_t stride) {
+    for (int64_t b = 0; b < n_blocks; b++) {
+        if (all_finite(x + b * MOEE_QK, MOEE_QK)) {
+            moee_scalar_quantize_row(x + b * MOEE_QK, 1, qs + b * MOEE_QK, d + b * stride, sum + b * stride, 1);
+        } else {
+            memset(qs + b * MOEE_QK, 0, MOEE_QK);
+            d[b * stride] = NAN;
+            sum[b * stride] = 0;
+        }
+    }
+}
+
 void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols,
                      void *scratch, moee_qx *qx) {
     const moee_kernel_variant *v = moee_kernels_current();
@@ -50,6 +80,7 @@ void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t c
     int32_t *sum = (int32_t *)((uint8_t *)d + per_block_bytes);
     int32_t *neg_sum8 = (int32_t *)((uint8_t *)sum + per_block_bytes);
     int32_t *neg_sum128 = (int32_t *)((uint8_t *)neg_sum8 + per_block_bytes);
+    int32_t *sum16 = (int32_t *)((uint8_t *)neg_sum128 + per_block_bytes);
 
     /* Called by every thread of the caller's team (moee_matmul_gather_n's region) or
      * by one thread: the tokens are shared out, and the for's closing barrier makes
@@ -63,7 +94,14 @@ void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t c
             for (int64_t b = 0; b < n_blocks; b++) { d[b * n_pad + t] = 0.0f; sum[b * n_pad + t] = 0; }
         } else {
             const float *x = X + (x_rows ? (int64_t)x_rows[t] : t) * cols;
-            v->quantize_row(x, n_blocks, qs + t * cols, d + t, sum + t, n_pad);
+            if (all_finite(x, cols)) v->quantize_row(x, n_blocks, qs + t * cols, d + t, sum + t, n_pad);
+            else quantize_row_nonfinite(x, n_blocks, qs + t * cols, d + t, sum + t, n_pad);
+        }
+        for (int64_t b = 0; b < n_blocks; b++) {   /* the first half's sum (K types' 16-element sub-blocks) */
+            const int8_t *q = qs + t * cols + b * MOEE_QK;
+            int32_t s16 = 0;
+            for (int j = 0; j < 16; j++) s16 += q[j];
+            sum16[b * n_pad + t] = s16;
         }
         for (int64_t i = t; i < n_blocks * n_pad; i += n_pad) {   /* |sum| <= 32 * 128: no overflow */
             neg_sum8[i] = -8 * sum[i];
@@ -79,4 +117,5 @@ void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t c
     qx->sum = sum;
     qx->neg_sum8 = neg_sum8;
     qx->neg_sum128 = neg_sum128;
+    qx->sum16 = sum16;
 }

@@ -39,6 +39,7 @@ typedef struct {
     const int8_t *qs;   /* [n_pad][cols]: token t, block b at qs + t*cols + b*MOEE_QK */
     const float *d;     /* [n_blocks][n_pad]: block scale (the fp16 value, as float) */
     const int32_t *sum; /* [n_blocks][n_pad]: sum of the block's 32 qs */
+    const int32_t *sum16; /* [n_blocks][n_pad]: sum of the block's first 16 qs */
     /* -8 * sum and -128 * sum: where the x86 kernels' block sums with unsigned
      * weights start (Q4_0 nibbles are value + 8, Q8_0 bytes value + 128), computed
      * once per call so the kernels' inner loops only load them. */
@@ -53,11 +54,10 @@ typedef struct {
 void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols,
                      void *scratch, moee_qx *qx);
 
-/* The exact int32 dot product of one weight block with 32 int8 activations,
- * sum_j w_j * x_j with w_j the block's integer values (q for Q8_0, nibble-8 for Q4_0).
- * Scalar references; the SIMD variants export their own (below) for the tests. */
-int32_t moee_scalar_dot_q8_0_block(const moee_block_q8_0 *w, const int8_t *x);
-int32_t moee_scalar_dot_q4_0_block(const moee_block_q4_0 *w, const int8_t *x);
+/* The exact integer parts of a weight block (type table form) with one activation
+ * block x whose halves sum to s_lo and s_hi (kernels/matmul.c explains them). */
+void moee_block32_dot(const moee_type_traits *t, const moee_block32 *o, const int8_t *x, int32_t s_lo,
+                      int32_t s_hi, int32_t *isum, int32_t *msum);
 
 /* One row per variant. Functions a variant does not vectorize point at the scalar
  * ones. The table of variants and the CPU checks live in dispatch.c. */
@@ -67,7 +67,7 @@ int32_t moee_scalar_dot_q4_0_block(const moee_block_q4_0 *w, const int8_t *x);
  * region of its own. */
 typedef struct {
     const char *name;
-    /* W is Q8_0 or Q4_0; Y is [qx->n_tokens][W->rows] */
+    /* W is any quantized type; Y is [qx->n_tokens][W->rows] */
     void (*matmul_quant)(const moee_matrix *W, const moee_qx *qx, float *Y);
     /* W is F32, F16 or BF16; token t is X + (x_rows ? x_rows[t] : t) * W->cols */
     /* One activation row of n_blocks blocks to Q8_0 with ggml's reference quantizer,
@@ -86,8 +86,8 @@ typedef struct {
     void (*topk)(const float *p, int64_t n, int64_t k, int32_t *idx);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n);
-    /* For the tests: the int32 block dot of weight row r, block b with token t of qx,
-     * computed by this variant's GEMM micro-kernel code. */
+    /* For the tests: the int32 isum (kernels/matmul.c) of weight row r, block b with
+     * token t of qx, computed by this variant's GEMM micro-kernel code. */
     int32_t (*block_dot)(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);
 } moee_kernel_variant;
 

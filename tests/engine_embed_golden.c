@@ -108,7 +108,7 @@ static void golden(const char *gguf, const char *expected_path, const char *labe
             moee_embed_options_init(&o);
             o.pool = mean ? MOEE_POOL_MEAN : MOEE_POOL_LAST;
             o.rw_source = probs ? MOEE_RW_PROBS : MOEE_RW_LOGITS;
-            int rc = moee_embed_ids(m, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, &counts, err, sizeof err);
+            int rc = moee_embed_ids(m, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, &counts, NULL, err, sizeof err);
             CHECKF(rc == 0, "%s: %s", label, err);
             if (rc) continue;
             int64_t tokens = 0;
@@ -131,7 +131,7 @@ static void golden(const char *gguf, const char *expected_path, const char *labe
           (strcmp(info->arch, "deepseek") ? MOEE_RW_LOGITS : MOEE_RW_PROBS));
 
     /* invariance: batch budget, threads, order (reversed) give the same bits */
-    CHECK(moee_embed_ids(m, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, NULL, err, sizeof err) == 0);
+    CHECK(moee_embed_ids(m, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, NULL, NULL, err, sizeof err) == 0);
     static const int64_t budgets[] = {1, 70, 100000};
     for (size_t b = 0; b < 3; b++) {
         int threads = 2 - (int)(b % 2);
@@ -141,14 +141,14 @@ static void golden(const char *gguf, const char *expected_path, const char *labe
         int32_t *rev_ids[MAX_SEQS];
         int64_t rev_lens[MAX_SEQS];
         for (int s = 0; s < n; s++) { rev_ids[s] = e.ids[n - 1 - s]; rev_lens[s] = e.lens[n - 1 - s]; }
-        CHECK(moee_embed_ids(m, &p, (const int32_t *const *)rev_ids, rev_lens, n, hs2, rw2, NULL, err, sizeof err) == 0);
+        CHECK(moee_embed_ids(m, &p, (const int32_t *const *)rev_ids, rev_lens, n, hs2, rw2, NULL, NULL, err, sizeof err) == 0);
         int same = 1;
         for (int s = 0; s < n; s++)
             same &= !memcmp(hs2 + s * H, hs + (n - 1 - s) * H, sizeof(float) * (size_t)H) &&
                     !memcmp(rw2 + s * R, rw + (n - 1 - s) * R, sizeof(float) * (size_t)R);
         CHECKF(same, "%s: budget %lld, %d threads: rows changed", label, (long long)budgets[b], threads);
         /* one sequence alone gives the same row as in the batch */
-        CHECK(moee_embed_ids(m, &p, (const int32_t *const *)&e.ids[2], &e.lens[2], 1, hs2, rw2, NULL, err, sizeof err) == 0);
+        CHECK(moee_embed_ids(m, &p, (const int32_t *const *)&e.ids[2], &e.lens[2], 1, hs2, rw2, NULL, NULL, err, sizeof err) == 0);
         CHECK(!memcmp(hs2, hs + 2 * H, sizeof(float) * (size_t)H) && !memcmp(rw2, rw + 2 * R, sizeof(float) * (size_t)R));
     }
     moee_set_threads(0);
@@ -178,18 +178,18 @@ static void golden(const char *gguf, const char *expected_path, const char *labe
     int32_t bad_id = info->vocab_size;
     const int32_t *bad_ids[2] = {e.ids[0], &bad_id};
     int64_t bad_lens[2] = {e.lens[0], 1};
-    CHECK(moee_embed_ids(m, &o, bad_ids, bad_lens, 2, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_ids(m, &o, bad_ids, bad_lens, 2, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "sequence 1: id") != NULL, "%s", err);
     bad_lens[1] = 0;
-    CHECK(moee_embed_ids(m, &o, bad_ids, bad_lens, 2, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_ids(m, &o, bad_ids, bad_lens, 2, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "sequence 1:") != NULL, "%s", err);
     o.pool = MOEE_POOL_NONE;
-    CHECK(moee_embed_ids(m, &o, bad_ids, bad_lens, 1, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_ids(m, &o, bad_ids, bad_lens, 1, hs, rw, NULL, NULL, err, sizeof err) != 0);
     /* the golden files carry no usable tokenizer: text input says so */
     const char *text = "hello";
     size_t text_len = 5;
     moee_embed_options_init(&o);
-    CHECK(moee_embed_raw(m, &o, &text, &text_len, 1, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, &text, &text_len, 1, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "tokenizer") != NULL, "%s", err);
 
     free(hs); free(rw); free(hs2); free(rw2); free(want_h); free(want_r);
@@ -248,12 +248,12 @@ static void truncation(const char *gguf, const char *expected_path) {
     moee_embed_options o;
     moee_embed_options_init(&o);
     moee_embed_counts counts;
-    CHECK(moee_embed_ids(small, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, &counts, err, sizeof err) == 0);
+    CHECK(moee_embed_ids(small, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, &counts, NULL, err, sizeof err) == 0);
     CHECK(counts.texts == n && counts.truncated == truncated && counts.tokens == tokens && truncated == 3);
-    CHECK(moee_embed_ids(m, &o, (const int32_t *const *)e.ids, cut_lens, n, hs2, rw2, NULL, err, sizeof err) == 0);
+    CHECK(moee_embed_ids(m, &o, (const int32_t *const *)e.ids, cut_lens, n, hs2, rw2, NULL, NULL, err, sizeof err) == 0);
     CHECK(!memcmp(hs, hs2, sizeof(float) * (size_t)(n * H)) && !memcmp(rw, rw2, sizeof(float) * (size_t)(n * R)));
     o.truncate = 0;
-    CHECK(moee_embed_ids(small, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_ids(small, &o, (const int32_t *const *)e.ids, e.lens, n, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "sequence 2:") && strstr(err, "context"), "%s", err);
     free(hs); free(rw); free(hs2); free(rw2);
     free_expected(&e);

@@ -1,10 +1,14 @@
 /* engine_embed_stats.c: standardization statistics (compute, apply, save, load)
- * against a direct double computation, and the kinds of embedding (the moee-sum
- * identity u_a . u_b = cos(HS_a, HS_b) + alpha * cos(RW_a, RW_b)). */
+ * against a direct double computation, their provenance (statistics of another
+ * model or other options are refused, naming what differs), the one pipeline
+ * (moee_embed == raw rows + moee_embed_finish, bit for bit; the n < 2 rule), and
+ * the kinds of embedding (the moee-sum identity u_a . u_b = cos(HS_a, HS_b) +
+ * alpha * cos(RW_a, RW_b)). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "moee.h"
+#include "engine/embed.h"
 #include "test.h"
 
 static uint64_t rng = 88172645463325252ULL;
@@ -57,17 +61,33 @@ static void test_compute_apply(void) {
     /* save, load: every double comes back bit for bit */
     char path[128];
     snprintf(path, sizeof path, "%s/stats.json", dir);
-    moee_stats none = {0}, hs2, rw2;
-    CHECKF(moee_stats_save(path, &s, &none, err, sizeof err) == 0, "%s", err);
-    CHECKF(moee_stats_load(path, &hs2, &rw2, err, sizeof err) == 0, "%s", err);
-    CHECK(hs2.dim == D && hs2.count == N && rw2.dim == 0 && rw2.mean == NULL);
-    CHECK(hs2.mean && !memcmp(hs2.mean, s.mean, sizeof(double) * D));
-    CHECK(hs2.std && !memcmp(hs2.std, s.std, sizeof(double) * D));
-    moee_stats_free(&hs2);
-    CHECK(moee_stats_save(path, NULL, &s, err, sizeof err) == 0);
-    CHECK(moee_stats_load(path, &hs2, &rw2, err, sizeof err) == 0);
-    CHECK(hs2.dim == 0 && rw2.dim == D && !memcmp(rw2.std, s.std, sizeof(double) * D));
-    moee_stats_free(&rw2);
+    moee_statistics st = {0}, st2;
+    st.hs = s;
+    st.hs_dim = D;
+    st.rw_dim = 4;
+    strcpy(st.arch, "olmoe");
+    strcpy(st.model_fingerprint, "0123456789abcdef0123456789abcdef");
+    st.prompt = "custom";
+    st.template_text = "T \"*sent 0*\"\n";
+    st.pool = MOEE_POOL_MEAN;
+    st.rw_source = MOEE_RW_PROBS;
+    CHECKF(moee_statistics_save(path, &st, err, sizeof err) == 0, "%s", err);
+    CHECKF(moee_statistics_load(path, &st2, err, sizeof err) == 0, "%s", err);
+    CHECK(st2.hs.dim == D && st2.hs.count == N && st2.rw.dim == 0 && st2.rw.mean == NULL);
+    CHECK(st2.hs.mean && !memcmp(st2.hs.mean, s.mean, sizeof(double) * D));
+    CHECK(st2.hs.std && !memcmp(st2.hs.std, s.std, sizeof(double) * D));
+    CHECK(!strcmp(st2.arch, "olmoe") && !strcmp(st2.model_fingerprint, st.model_fingerprint));
+    CHECK(st2.hs_dim == D && st2.rw_dim == 4 && st2.pool == MOEE_POOL_MEAN && st2.rw_source == MOEE_RW_PROBS);
+    CHECK(st2.prompt && !strcmp(st2.prompt, "custom") && st2.instruction == NULL);
+    CHECK(st2.template_text && !strcmp(st2.template_text, st.template_text));
+    moee_statistics_free(&st2);
+    st.hs = (moee_stats){0};
+    st.rw = s;
+    st.rw_dim = D;
+    CHECK(moee_statistics_save(path, &st, err, sizeof err) == 0);
+    CHECK(moee_statistics_load(path, &st2, err, sizeof err) == 0);
+    CHECK(st2.hs.dim == 0 && st2.rw.dim == D && !memcmp(st2.rw.std, s.std, sizeof(double) * D));
+    moee_statistics_free(&st2);
     unlink(path);
     moee_stats_free(&s);
 
@@ -80,19 +100,30 @@ static void test_compute_apply(void) {
 }
 
 /* Malformed statistics files: an error naming the file, nothing loaded. */
+#define PROV "\"format\": \"moee-stats\", \"version\": 2, \"model_fingerprint\": \"00\", \"arch\": \"olmoe\", " \
+             "\"hs_dim\": 1, \"rw_dim\": 1, \"prompt\": \"none\", \"template\": null, \"instruction\": null, " \
+             "\"pool\": \"last\", \"rw_source\": \"logits\""
 static void test_bad_files(void) {
     static const char *const bad[] = {
+        "{\"format\": \"moee-stats\", \"version\": 1, \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]}}",  /* no provenance */
+        "{" PROV "}",                                                                          /* nothing */
+        "{" PROV ", \"hs\": {\"dim\": 2, \"count\": 2, \"mean\": [0, 0], \"std\": [1, 1]}}",     /* dim != hs_dim */
+        "{\"format\": \"moee-stats\", \"version\": 2, \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]}}",
+        "{\"format\": \"moee-stats\", \"version\": 2, \"model_fingerprint\": \"00\", \"arch\": \"olmoe\", \"hs_dim\": 1, "
+        "\"rw_dim\": 1, \"prompt\": \"none\", \"template\": null, \"instruction\": null, \"pool\": \"max\", "
+        "\"rw_source\": \"logits\", \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]}}",
+        "{\"format\": \"moee-stats\", \"version\": 3}",
         "",
         "{\"format\": \"moee-stats\", \"version\": 1",                                      /* truncated */
         "{\"version\": 1, \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]}}",  /* no format */
         "{\"format\": \"moee-stats\", \"version\": 2, \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]}}",
         "{\"format\": \"moee-stats\", \"version\": 1}",                                     /* nothing */
-        "{\"format\": \"moee-stats\", \"version\": 1, \"hs\": {\"dim\": 2, \"count\": 2, \"mean\": [0], \"std\": [1]}}",
-        "{\"format\": \"moee-stats\", \"version\": 1, \"hs\": {\"dim\": 1, \"count\": 1, \"mean\": [0], \"std\": [1]}}",
-        "{\"format\": \"moee-stats\", \"version\": 1, \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [-1]}}",
-        "{\"format\": \"moee-stats\", \"version\": 1, \"rw\": {\"dim\": 1, \"count\": 2, \"mean\": [\"0\"], \"std\": [1]}}",
-        "{\"format\": \"moee-stats\", \"version\": 1, \"rw\": {\"dim\": 1, \"count\": 2, \"mean\": [1e999], \"std\": [1]}}",
-        "{\"format\": \"moee-stats\", \"version\": 1, \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]},"
+        "{" PROV ", \"hs\": {\"dim\": 2, \"count\": 2, \"mean\": [0], \"std\": [1]}}",
+        "{" PROV ", \"hs\": {\"dim\": 1, \"count\": 1, \"mean\": [0], \"std\": [1]}}",
+        "{" PROV ", \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [-1]}}",
+        "{" PROV ", \"rw\": {\"dim\": 1, \"count\": 2, \"mean\": [\"0\"], \"std\": [1]}}",
+        "{" PROV ", \"rw\": {\"dim\": 1, \"count\": 2, \"mean\": [1e999], \"std\": [1]}}",
+        "{" PROV ", \"hs\": {\"dim\": 1, \"count\": 2, \"mean\": [0], \"std\": [1]},"
         " \"rw\": {\"dim\": -1, \"count\": 2, \"mean\": [], \"std\": []}}",
     };
     char path[128], err[256];
@@ -101,15 +132,16 @@ static void test_bad_files(void) {
         FILE *f = fopen(path, "w");
         fputs(bad[i], f);
         fclose(f);
-        moee_stats hs, rw;
+        moee_statistics st;
         err[0] = 0;
-        CHECKF(moee_stats_load(path, &hs, &rw, err, sizeof err) != 0, "case %zu loaded", i);
+        CHECKF(moee_statistics_load(path, &st, err, sizeof err) != 0, "case %zu loaded", i);
         CHECKF(strstr(err, path) != NULL, "case %zu: %s", i, err);
-        CHECK(hs.mean == NULL && rw.mean == NULL);
+        CHECK(st.hs.mean == NULL && st.rw.mean == NULL && st.prompt == NULL);
+        if (i == 0) CHECKF(strstr(err, "--stats-out"), "%s", err);
     }
     unlink(path);
-    moee_stats hs, rw;
-    CHECK(moee_stats_load("/nonexistent/stats.json", &hs, &rw, err, sizeof err) != 0);
+    moee_statistics st;
+    CHECK(moee_statistics_load("/nonexistent/stats.json", &st, err, sizeof err) != 0);
 }
 
 static double dot(const float *a, const float *b, int n) {
@@ -158,12 +190,115 @@ static void test_kinds(void) {
     CHECK(finite && out[H] == 0);
 }
 
+/* The pipeline on a golden model, from token ids. */
+#define GOLDEN "tests/data/golden/llamacpp-gguf/"
+static void test_pipeline(void) {
+    moee_model *m, *other;
+    char err[512];
+    CHECKF(moee_model_load(GOLDEN "olmoe-tiny.f32.gguf", &m, err, sizeof err) == 0, "%s", err);
+    CHECKF(moee_model_load(GOLDEN "olmoe-tiny.q8_0.gguf", &other, err, sizeof err) == 0, "%s", err);
+    const moee_model_info *info = moee_model_get_info(m);
+    CHECK(strlen(info->fingerprint) == 32 && strcmp(info->fingerprint, moee_model_get_info(other)->fingerprint) != 0);
+    enum { N = 7 };
+    int32_t store[N][12];
+    const int32_t *ids[N];
+    int64_t lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = 2 + (i * 5) % 11;
+        for (int j = 0; j < lens[i]; j++) store[i][j] = (int32_t)((i * 37 + j * 11) % 200 + 1);
+        ids[i] = store[i];
+    }
+    int64_t H = info->hs_dim, R = info->rw_dim;
+    float *kinds[4], *kinds2[4], *raw_hs = malloc(sizeof(float) * N * H), *raw_rw = malloc(sizeof(float) * N * R);
+    for (int k = 0; k < 4; k++) {
+        kinds[k] = malloc(sizeof(float) * N * (H + R));
+        kinds2[k] = malloc(sizeof(float) * N * (H + R));
+    }
+    moee_embed_options o;
+    moee_embed_options_init(&o);
+    o.alpha = 0.5f;
+    moee_input in = {.ids = ids, .id_lens = lens, .n = N};
+    moee_statistics st = {0};
+    moee_output out = {.raw_hs = raw_hs, .raw_rw = raw_rw, .stats_out = &st};
+    for (int k = 0; k < 4; k++) out.kinds[k] = kinds[k];
+    CHECKF(moee_embed(m, &o, &in, &out, err, sizeof err) == 0, "%s", err);
+    CHECK(out.counts.texts == N && out.counts.truncated == 0);
+    CHECK(st.hs.count == N && st.rw.count == N && !strcmp(st.prompt, "ids"));
+    CHECK(!strcmp(st.model_fingerprint, info->fingerprint));
+
+    /* == raw rows + moee_embed_finish, bit for bit, with other threads and batches */
+    moee_embed_options p = o;
+    p.token_ids = 1;
+    moee_output fin = {0};
+    for (int k = 0; k < 4; k++) fin.kinds[k] = kinds2[k];
+    CHECKF(moee_embed_finish(m, &p, raw_hs, raw_rw, N, &fin, err, sizeof err) == 0, "%s", err);
+    for (int k = 0; k < 4; k++)
+        CHECKF(!memcmp(kinds[k], kinds2[k], sizeof(float) * N * (size_t)moee_kind_dim((moee_kind)k, H, R)), "kind %d", k);
+    p = o;
+    p.threads = 1;
+    p.batch_tokens = 3;
+    CHECK(moee_embed(m, &p, &in, &fin, err, sizeof err) == 0);
+    for (int k = 0; k < 4; k++)
+        CHECK(!memcmp(kinds[k], kinds2[k], sizeof(float) * N * (size_t)moee_kind_dim((moee_kind)k, H, R)));
+
+    /* one input: with the statistics, row i of the batch; without, a clear error */
+    moee_input one = {.ids = &ids[3], .id_lens = &lens[3], .n = 1};
+    p = o;
+    p.stats = &st;
+    moee_output single = {0};
+    single.kinds[MOEE_KIND_MOEE_SUM] = kinds2[3];
+    CHECKF(moee_embed(m, &p, &one, &single, err, sizeof err) == 0, "%s", err);
+    CHECK(!memcmp(kinds2[3], kinds[3] + 3 * (H + R), sizeof(float) * (size_t)(H + R)));
+    CHECK(moee_embed(m, &o, &one, &single, err, sizeof err) != 0);
+    CHECKF(strstr(err, "kind moee-sum") && strstr(err, "at least 2") && strstr(err, "kind hs"), "%s", err);
+    single.kinds[MOEE_KIND_MOEE_SUM] = NULL;
+    single.kinds[MOEE_KIND_HS] = kinds2[0];
+    CHECKF(moee_embed(m, &o, &one, &single, err, sizeof err) == 0, "%s", err);   /* hs: not standardized */
+    CHECK(!memcmp(kinds2[0], kinds[0] + 3 * H, sizeof(float) * (size_t)H));
+
+    /* provenance: saved and loaded, accepted for the same model and options only */
+    char path[128];
+    snprintf(path, sizeof path, "%s/prov.json", dir);
+    moee_statistics back;
+    CHECKF(moee_statistics_save(path, &st, err, sizeof err) == 0, "%s", err);
+    CHECKF(moee_statistics_load(path, &back, err, sizeof err) == 0, "%s", err);
+    p = o;
+    p.token_ids = 1;
+    CHECKF(moee_statistics_check(&back, m, &p, err, sizeof err) == 0, "%s", err);
+    p.pool = MOEE_POOL_MEAN;
+    CHECK(moee_statistics_check(&back, m, &p, err, sizeof err) != 0);
+    CHECKF(strstr(err, "pooling 'last'") && strstr(err, "'mean'"), "%s", err);
+    p = o;
+    p.token_ids = 1;
+    p.rw_source = MOEE_RW_PROBS;
+    CHECK(moee_statistics_check(&back, m, &p, err, sizeof err) != 0);
+    CHECKF(strstr(err, "rw-source 'logits'"), "%s", err);
+    p = o;
+    CHECK(moee_statistics_check(&back, m, &p, err, sizeof err) != 0);    /* texts, not ids */
+    CHECKF(strstr(err, "prompt 'ids'") && strstr(err, "'none'"), "%s", err);
+    p.token_ids = 1;
+    CHECK(moee_statistics_check(&back, other, &p, err, sizeof err) != 0);
+    CHECKF(strstr(err, "fingerprint"), "%s", err);
+    p.stats = &back;
+    CHECK(moee_embed(other, &p, &in, &fin, err, sizeof err) != 0);      /* moee_embed checks too */
+    moee_statistics_free(&back);
+    unlink(path);
+
+    moee_statistics_free(&st);
+    for (int k = 0; k < 4; k++) { free(kinds[k]); free(kinds2[k]); }
+    free(raw_hs);
+    free(raw_rw);
+    moee_model_free(other);
+    moee_model_free(m);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/moee-stats-XXXXXX");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     test_compute_apply();
     test_bad_files();
     test_kinds();
+    test_pipeline();
     rmdir(dir);
     return test_summary("engine_embed_stats");
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "moee.h"
+#include "engine/embed.h"
 #include "weights/gguf.h"
 
 #define SRC "tests/data/golden/llamacpp-gguf/olmoe-tiny.f32.gguf"
@@ -256,9 +257,10 @@ static void test_nonfinite_weights(void) {
     const int32_t *ids[2] = { a, b };
     int64_t lens[2] = { 3, 2 };
     float hs[2 * 64], rw[2 * 32];
-    moee_embed_counts counts;
+    moee_input in = {.ids = ids, .id_lens = lens, .n = 2};
+    moee_output out = {.raw_hs = hs, .raw_rw = rw};
     err[0] = 0;
-    rc = moee_embed_ids(m, &o, ids, lens, 2, hs, rw, &counts, err, sizeof err);
+    rc = moee_embed(m, &o, &in, &out, err, sizeof err);
     CHECKF(rc != 0, "NaN weights gave an embedding");
     CHECKF(strstr(err, "sequence ") && strstr(err, "non-finite"), "unexpected error: %s", err);
     CHECK(strchr(err, '\n') == NULL);

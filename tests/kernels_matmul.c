@@ -1,11 +1,12 @@
 /* kernels_matmul: the matrix products of every variant this CPU can run.
  *
  * Bounds tested (u = 2^-24, S = sum over the dot product of |x_c * w_c|):
- *  - quantized weights (Q8_0, Q4_0): every variant's int32 block dot products equal
+ *  - quantized weights (every type): every variant's int32 block dot products equal
  *    the test's own integer sums exactly, and the outputs of every variant are
  *    bit-identical to scalar (the float part is one fixed sequence, see
- *    kernels/variants.h); scalar vs a double-precision sum of the same block terms:
- *    |y - ref| <= (n_blocks + 2) u S_blocks.
+ *    kernels/matmul.c); scalar vs a double-precision sum of the dequantized weights
+ *    times the quantized activations: |y - ref| <= (2 n_blocks + 2) u S_parts, S_parts
+ *    = sum of |scale part| + |min part| of every term (the two are rounded apart).
  *  - float weights (F32, F16, BF16): scalar (one running sum) |y - ref| <= (cols + 2) u S;
  *    SIMD (>= 8 lane partial sums, FMA, reduction tree) |y - ref| <= (cols/8 + 8) u S,
  *    ref = the double-precision sum of the exact float products.
@@ -42,8 +43,12 @@ static void *make_weights(uint32_t type, int64_t rows, int64_t cols) {
         size_t bytes = moee_type_row_bytes(type, cols) * (size_t)rows;
         uint8_t *w = malloc(bytes);
         for (size_t i = 0; i < bytes; i++) { frand(); w[i] = (uint8_t)(rng >> 24); }
-        for (size_t i = 0; i < bytes; i += t->block_bytes) { w[i] = 0x00; w[i + 1] = 0x24; } /* fp16 1/64 */
-        for (size_t i = 2; i < bytes; i += t->block_bytes) w[i] = 0x80;                    /* -128 */
+        for (size_t i = 0; i + 1 < bytes; i += 2)     /* no fp16 field may be inf or NaN */
+            if ((w[i + 1] & 0x7c) == 0x7c) w[i + 1] ^= 0x40;
+        if (type == MOEE_TYPE_Q8_0 || type == MOEE_TYPE_Q4_0) {
+            for (size_t i = 0; i < bytes; i += t->block_bytes) { w[i] = 0x00; w[i + 1] = 0x24; } /* fp16 1/64 */
+            for (size_t i = 2; i < bytes; i += t->block_bytes) w[i] = 0x80;                    /* -128 */
+        }
         return w;
     }
     float *f = malloc((size_t)(rows * cols) * sizeof(float));
@@ -80,9 +85,16 @@ static void reference(const moee_matrix *W, const float *x, int64_t r, double *r
         moee_block_q8_0 *xq = malloc(moee_type_row_bytes(MOEE_TYPE_Q8_0, W->cols));
         q8->from_float(x, xq, W->cols);
         for (int64_t b = 0; b < W->cols / MOEE_QK; b++) {
+            moee_block32 o;
+            t->unpack((const char *)W->data + row_bytes * (size_t)r, b, &o);
             double dx = moee_f16_to_f32(xq[b].d), blk = 0;
-            for (int j = 0; j < MOEE_QK; j++) blk += (double)w[b * MOEE_QK + j] * (dx * xq[b].qs[j]);
-            sum += blk; abs_sum += fabs(blk);
+            for (int j = 0; j < MOEE_QK; j++) {
+                const double xa = dx * xq[b].qs[j];
+                blk += (double)w[b * MOEE_QK + j] * xa;
+                abs_sum += fabs((double)o.d * o.sc[j / 16] * (o.u[j] - t->offset) * xa) +
+                           fabs((double)o.m * o.mn[j / 16] * xa);
+            }
+            sum += blk;
         }
         free(xq);
     }
@@ -116,7 +128,7 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
             for (int64_t r = 0; r < rows && !bad; r++) {
                 double ref, mag;
                 reference(&W, X + t * cols, r, &ref, &mag);
-                double k = tt->is_quantized ? (double)(cols / MOEE_QK + 2)
+                double k = tt->is_quantized ? (double)(2 * (cols / MOEE_QK) + 2)
                          : is_scalar ? (double)(cols + 2) : (double)(cols / 8 + 8);
                 double err = fabs(Y[t * rows + r] - ref);
                 if (!(err <= k * u * mag)) {
@@ -140,17 +152,12 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
             for (int64_t t = 0; t < n; t++)
                 for (int64_t r = 0; r < rows; r++)
                     for (int64_t b = 0; b < qx.n_blocks; b++) {
-                        /* the test's own integer sum */
-                        int32_t want = 0;
+                        /* the test's own integer sum, from the type table's form */
+                        moee_block32 o;
+                        tt->unpack((const char *)W.data + moee_type_row_bytes(type, cols) * (size_t)r, b, &o);
                         const int8_t *x = qx.qs + t * cols + b * MOEE_QK;
-                        if (type == MOEE_TYPE_Q8_0) {
-                            const moee_block_q8_0 *wb = (const moee_block_q8_0 *)W.data + r * qx.n_blocks + b;
-                            for (int j = 0; j < MOEE_QK; j++) want += wb->qs[j] * x[j];
-                        } else {
-                            const moee_block_q4_0 *wb = (const moee_block_q4_0 *)W.data + r * qx.n_blocks + b;
-                            for (int j = 0; j < MOEE_QK / 2; j++)
-                                want += ((wb->qs[j] & 15) - 8) * x[j] + ((wb->qs[j] >> 4) - 8) * x[j + 16];
-                        }
+                        int32_t want = 0;
+                        for (int j = 0; j < MOEE_QK; j++) want += o.sc[j / 16] * (o.u[j] - tt->offset) * x[j];
                         if (v->block_dot(&W, r, b, &qx, t) != want) ok = 0;
                     }
             CHECKF(ok, "%s %s block dot products not exact", name, tt->name);
@@ -179,7 +186,7 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
 
         /* gather2 with a second matrix of another type: both equal their own gathers */
         uint32_t other_type = type == MOEE_TYPE_Q4_0 ? MOEE_TYPE_Q8_0 : MOEE_TYPE_Q4_0;
-        if (cols % MOEE_QK == 0) {
+        if (cols % moee_type(other_type)->block_size == 0) {
             moee_matrix W2 = {other_type, make_weights(other_type, rows + 3, cols), rows + 3, cols};
             float *G2 = malloc((size_t)((n + 1) * (rows + 3)) * sizeof(float));
             float *GA = malloc((size_t)((n + 1) * rows) * sizeof(float));
@@ -257,12 +264,45 @@ static void test_quantize_rows(void) {
     }
 }
 
+/* Non-finite activations (NaN, +-Inf) give NaN outputs for their token in every
+ * variant and type (each such block becomes d = NaN, values 0), and leave the other
+ * tokens of the batch exactly as they are alone. */
+static void test_nonfinite(void) {
+    static const uint32_t types[] = {MOEE_TYPE_Q8_0, MOEE_TYPE_Q4_0, MOEE_TYPE_Q4_K, MOEE_TYPE_Q6_K, MOEE_TYPE_Q2_K};
+    const int64_t rows = 9, cols = 512, n = 5;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        moee_matrix W = {types[i], make_weights(types[i], rows, cols), rows, cols};
+        float *X = make_x(n, cols), Y[5 * 9], Y1[9];
+        X[1 * cols + 3] = NAN;
+        X[2 * cols + 300] = INFINITY;
+        X[3 * cols + 511] = -INFINITY;
+        void *scratch = malloc(moee_matmul_scratch_bytes(n, cols));
+        for (int vi = 0; vi < N_NAMES; vi++) {
+            if (moee_kernels_select(variant_names[vi]) != 0) continue;
+            moee_matmul(&W, X, n, Y, scratch);
+            int ok = 1;
+            for (int64_t t = 0; t < n; t++) {
+                moee_matmul(&W, X + t * cols, 1, Y1, scratch);
+                for (int64_t r = 0; r < rows; r++) {
+                    if ((t >= 1 && t <= 3) != (isnan(Y[t * rows + r]) != 0)) ok = 0;
+                    if (t == 0 || t == 4) ok &= !memcmp(&Y1[r], &Y[t * rows + r], 4);
+                }
+            }
+            CHECKF(ok, "%s %s: non-finite activations", variant_names[vi], moee_type(types[i])->name);
+        }
+        free((void *)W.data); free(X); free(scratch);
+    }
+}
+
 int main(void) {
     printf("variants on this CPU:");
     for (int i = 0; i < 4; i++) if (moee_kernels_variant(variant_names[i])) printf(" %s", variant_names[i]);
     printf("\n");
     test_quantize_rows();
-    static const uint32_t quant[] = {MOEE_TYPE_Q8_0, MOEE_TYPE_Q4_0};
+    test_nonfinite();
+    static const uint32_t quant[] = {MOEE_TYPE_Q8_0, MOEE_TYPE_Q4_0, MOEE_TYPE_Q4_1, MOEE_TYPE_Q5_0,
+                                     MOEE_TYPE_Q5_1, MOEE_TYPE_IQ4_NL, MOEE_TYPE_Q2_K, MOEE_TYPE_Q3_K,
+                                     MOEE_TYPE_Q4_K, MOEE_TYPE_Q5_K, MOEE_TYPE_Q6_K, MOEE_TYPE_IQ4_XS};
     static const uint32_t flt[] = {MOEE_TYPE_F32, MOEE_TYPE_F16, MOEE_TYPE_BF16};
     /* rows, cols, tokens: one block, odd tiles, large cols, the batch sweep */
     static const int64_t qshapes[][3] = {
@@ -272,13 +312,23 @@ int main(void) {
          * columns) with a full tile; big enough for the matmul to use 2 threads */
         {17, 160, 21}, {20, 4096, 13}, {48, 2048, 24},
     };
+    /* the other quantized types (one integer form, so fewer shapes): odd tiles, a
+     * 1408-wide row, 256-element super-blocks, and enough work for 2 threads */
+    static const int64_t kshapes[][3] = {
+        {3, 32, 2}, {7, 96, 5}, {17, 160, 21}, {9, 1408, 7}, {5, 256, 3}, {17, 768, 9}, {3, 512, 1},
+        {33, 512, 8}, {40, 1024, 16},
+    };
     static const int64_t fshapes[][3] = {
         {1, 1, 1}, {3, 37, 2}, {5, 64, 3}, {7, 100, 5}, {4, 128, 4}, {17, 33, 9},
         {13, 2048, 6}, {9, 1408, 7}, {2, 8195, 3}, {33, 48, 8},
     };
-    for (size_t i = 0; i < sizeof quant / sizeof quant[0]; i++)
+    for (size_t i = 0; i < 2; i++)
         for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++)
             test_shape(quant[i], qshapes[s][0], qshapes[s][1], qshapes[s][2]);
+    for (size_t i = 2; i < sizeof quant / sizeof quant[0]; i++)
+        for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
+            if (kshapes[s][1] % moee_type(quant[i])->block_size == 0)
+                test_shape(quant[i], kshapes[s][0], kshapes[s][1], kshapes[s][2]);
     for (size_t i = 0; i < sizeof flt / sizeof flt[0]; i++)
         for (size_t s = 0; s < sizeof fshapes / sizeof fshapes[0]; s++)
             test_shape(flt[i], fshapes[s][0], fshapes[s][1], fshapes[s][2]);
@@ -286,8 +336,8 @@ int main(void) {
     /* weights with every byte pattern (Q8_0 -128 included) */
     raw_weights = 1;
     for (size_t i = 0; i < sizeof quant / sizeof quant[0]; i++) {
-        test_shape(quant[i], 5, 96, 3);
-        test_shape(quant[i], 19, 2048, 6);
+        if (moee_type(quant[i])->block_size == MOEE_QK) test_shape(quant[i], 5, 96, 3);
+        test_shape(quant[i], 19, i < 2 ? 2048 : 512, 6);
     }
     raw_weights = 0;
 

@@ -9,15 +9,23 @@ static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
 int main(void) {
     /* the table */
-    static const char *names[] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
-    static const uint32_t ids[] = {0, 1, 30, 8, 2};
-    static const size_t block_bytes[] = {4, 2, 2, 34, 18};
-    for (int i = 0; i < 5; i++) {
+    static const char *names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K",
+                                  "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs"};
+    static const uint32_t ids[] = {0, 1, 30, 8, 2, 3, 6, 7, 10, 11, 12, 13, 14, 20, 23};
+    static const size_t block_bytes[] = {4, 2, 2, 34, 18, 20, 22, 24, 84, 110, 144, 176, 210, 18, 136};
+    static const uint32_t file_types[] = {0, 1, 32, 7, 2, 3, 8, 9, 10, 12, 15, 17, 18, 25, 30};
+    for (int i = 0; i < 15; i++) {
         const moee_type_traits *t = moee_type(ids[i]);
-        CHECKF(t && !strcmp(t->name, names[i]) && t->block_bytes == block_bytes[i], "type %u", ids[i]);
+        CHECKF(t && !strcmp(t->name, names[i]) && t->block_bytes == block_bytes[i] && t->file_type == file_types[i],
+               "type %u", ids[i]);
         CHECK(moee_type_by_name(names[i]) == t);
+        CHECK(!strcmp(moee_ggml_type_name(ids[i]), names[i]));
+        CHECK(t->is_quantized == (t->block_size > 1) && (t->unpack != NULL) == t->is_quantized);
     }
-    CHECK(moee_type(3) == NULL && moee_type(12345) == NULL && moee_type_by_name("q4_1") == NULL);
+    CHECK(moee_type_by_name("Q4_K") == moee_type(MOEE_TYPE_Q4_K) && moee_type_by_name("q4_k_m") == NULL);
+    CHECK(moee_type(16) == NULL && moee_type(12345) == NULL && moee_type_by_name("iq2_xxs") == NULL);
+    CHECK(!strcmp(moee_ggml_type_name(16), "iq2_xxs") && !strcmp(moee_ggml_type_name(34), "tq1_0"));
+    CHECK(moee_ggml_type_name(4) == NULL && moee_ggml_type_name(36) == NULL && moee_ggml_type_name(99999) == NULL);
     CHECK(moee_type_row_bytes(MOEE_TYPE_Q4_0, 64) == 36);
     CHECK(moee_type_row_bytes(MOEE_TYPE_Q8_0, 33) == 0);
     CHECK(moee_type_row_bytes(MOEE_TYPE_F16, 3) == 6);

@@ -18,6 +18,7 @@
 #include "test.h"
 #include "tools/convert/arch.h"
 #include "tools/convert/convert.h"
+#include "tools/convert/recipe.h"
 #include "tools/convert/synth.h"
 #include "weights/gguf.h"
 #include "weights/safetensors.h"
@@ -158,7 +159,8 @@ static const char *const golden_archs[3] = {"olmoe", "qwen2moe", "deepseek"};
 static int convert_to(const char *model, const char *type, const char *out) {
     char dir[256], err[1024];
     snprintf(dir, sizeof dir, GOLDEN "/%s", model);
-    convert_options o = {.type = moee_type_by_name(type)->id};
+    /* the fixtures are llama-quantize --pure files */
+    convert_options o = {.recipe = recipe_by_name(type), .pure = 1};
     int rc = convert_hf(dir, out, &o, err, sizeof err);
     CHECKF(rc == 0, "convert %s %s: %s", model, type, err);
     return rc;
@@ -339,7 +341,7 @@ static char *make_variant(const char *model, const char *name, const char *victi
 
 static void expect_error(const char *dir, const char *want, const char *what) {
     char err[1024] = "", *out = tmp_path("bad.gguf"), tmp[600];
-    convert_options o = {.type = MOEE_TYPE_Q8_0};
+    convert_options o = {.recipe = recipe_by_name("Q8_0")};
     int rc = convert_hf(dir, out, &o, err, sizeof err);
     CHECKF(rc != 0, "%s: conversion succeeded", what);
     CHECKF(strstr(err, want) != NULL, "%s: error \"%s\" does not mention \"%s\"", what, err, want);
@@ -474,7 +476,11 @@ static void test_qwen_dense_layer(void) {
     write_file(path, cfg, strlen(cfg));
 
     char *out = tmp_path("qwen_dense.gguf");
-    convert_options o = {.type = MOEE_TYPE_Q8_0};
+    /* Q8_0's recipe has no fallback for rows of 80 (llama-quantize stops); --pure writes f16 */
+    convert_options recipe_q8 = {.recipe = recipe_by_name("Q8_0")};
+    CHECK(convert_hf(dir, out, &recipe_q8, err, sizeof err) != 0 && strstr(err, "blk.1.ffn_down.weight"));
+    CHECK(access(out, F_OK) != 0);
+    convert_options o = {.recipe = recipe_by_name("Q8_0"), .pure = 1};
     int rc = convert_hf(dir, out, &o, err, sizeof err);
     CHECKF(rc == 0, "qwen dense layer: %s", err);
     if (rc) return;
@@ -505,7 +511,8 @@ static void test_synth(void) {
         char model[64];
         snprintf(model, sizeof model, "%s-tiny", golden_archs[a]);
         if (convert_to(model, "q4_0", conv)) continue;
-        synth_options o = {.arch = golden_archs[a], .shape = "tiny", .type = MOEE_TYPE_Q4_0, .seed = 7};
+        synth_options o = {.arch = golden_archs[a], .shape = "tiny", .recipe = recipe_by_name("Q4_0"), .pure = 1,
+                           .seed = 7};
         int rc1 = synth_model(s1, &o, NULL, err, sizeof err);
         CHECKF(rc1 == 0, "synth %s: %s", model, err);
         int rc2 = synth_model(s2, &o, NULL, err, sizeof err);
@@ -553,7 +560,7 @@ static void test_synth(void) {
         unlink(s2);
     }
     char err[512];
-    synth_options bad = {.arch = "llama", .shape = "tiny", .type = MOEE_TYPE_F16, .seed = 1};
+    synth_options bad = {.arch = "llama", .shape = "tiny", .recipe = recipe_by_name("F16"), .seed = 1};
     CHECK(synth_model(tmp_path("bad.gguf"), &bad, NULL, err, sizeof err) != 0 && strstr(err, "llama"));
 }
 
@@ -577,9 +584,12 @@ static void test_full_presets(void) {
         int64_t moe = 0;
         for (int64_t l = 0; l < c.n_layers; l++) moe += c.is_moe[l];
         CHECK(moe == want[a].moe_layers);
-        size_t fallbacks = 0;   /* every matrix row fits whole q4_0 blocks: no f16 fallback */
-        for (size_t i = 0; i < n; i++) fallbacks += arch_tensor_type(&plan[i], MOEE_TYPE_Q4_0) == MOEE_TYPE_F16;
+        size_t fallbacks = 0;   /* every matrix row fits whole q4_0 blocks: no fallback */
+        uint32_t *types = malloc(n * sizeof *types);
+        CHECK(model_write_tensor_types(&c, plan, n, recipe_by_name("Q4_0"), 0, types, NULL, "", &fallbacks,
+                                       err, sizeof err) == 0);
         CHECK(fallbacks == 0);
+        free(types);
         size_t permuted = 0, wrong = 0;   /* deepseek: every attn_q / attn_k, nothing else */
         for (size_t i = 0; i < n; i++) {
             int qk = strstr(plan[i].name, ".attn_q.weight") || strstr(plan[i].name, ".attn_k.weight");

@@ -21,12 +21,24 @@ expect_error() {
 
 # convert: a good run, then errors
 "$MOEE" convert $G/deepseek-tiny "$T/ds.gguf" --type q4_0 >"$T/out"; check test $? -eq 0
-check grep -q "^wrote .*ds.gguf: q4_0, 51 tensors" "$T/out"
+check grep -q "^wrote .*ds.gguf: Q4_0, 51 tensors" "$T/out"
 check test -s "$T/ds.gguf"
 check test ! -e "$T/ds.gguf.tmp"
 expect_error "missing dir" "config.json" "$MOEE" convert "$T/nowhere" "$T/x.gguf"
 check test ! -e "$T/x.gguf"
-expect_error "bad type" "q3_k" "$MOEE" convert $G/olmoe-tiny "$T/x.gguf" --type q3_k
+expect_error "bad type" "q9_9 (Q2_K, Q3_K_S, " "$MOEE" convert $G/olmoe-tiny "$T/x.gguf" --type q9_9
+# file types: any case, --pure, and a GGUF re-quantized
+"$MOEE" convert $G/deepseek-tiny "$T/dsp.gguf" --type q4_0 --pure >"$T/out"; check test $? -eq 0
+check grep -q "^wrote .*dsp.gguf: Q4_0 (pure), 51 tensors" "$T/out"
+# the recipe differs from --pure (8 experts: attn_k and attn_v are q8_0)
+check test "$(cmp -s "$T/ds.gguf" "$T/dsp.gguf"; echo $?)" -ne 0
+"$MOEE" convert "$T/ds.gguf" "$T/ds2.gguf" --type iq4_XS >"$T/out" 2>"$T/err"; check test $? -eq 0
+check grep -q "^wrote .*ds2.gguf: IQ4_XS, 51 tensors" "$T/out"
+check grep -q "blk.1.ffn_down_exps.weight: rows of 32 values are not whole iq4_xs blocks; written as iq4_nl" "$T/err"
+"$MOEE" info "$T/ds2.gguf" >"$T/info" 2>&1
+check grep -q "^  iq4_nl " "$T/info"
+expect_error "missing gguf" "nowhere.gguf" "$MOEE" convert "$T/nowhere.gguf" "$T/x.gguf" --type q4_k_m
+check test ! -e "$T/x.gguf"
 expect_error "extra arg" "unexpected argument" "$MOEE" convert a b c
 mkdir "$T/llama" && echo '{"architectures": ["LlamaForCausalLM"]}' >"$T/llama/config.json"
 expect_error "unknown arch" "LlamaForCausalLM" "$MOEE" convert "$T/llama" "$T/x.gguf"
@@ -94,6 +106,12 @@ expect_error "synth tokenizer-less gguf" "ds.gguf" "$MOEE" synth --arch olmoe --
 expect_error "synth arch" "mixtral" "$MOEE" synth --arch mixtral -o "$T/m.gguf"
 expect_error "synth shape" "huge" "$MOEE" synth --arch olmoe --shape huge -o "$T/m.gguf"
 expect_error "synth seed" "seed" "$MOEE" synth --arch olmoe --seed x1 -o "$T/m.gguf"
+"$MOEE" synth --config tests/data/recipes/deepseek-bytes.json --type Q4_K_M -o "$T/sc.gguf" >"$T/out" 2>&1
+check test $? -eq 0
+check grep -q "^wrote .*sc.gguf: .*deepseek-bytes.json config Q4_K_M" "$T/out"
+"$MOEE" info "$T/sc.gguf" >"$T/info" 2>&1
+check grep -q "^  q4_K " "$T/info"
+check grep -q "^  q6_K " "$T/info"
 check test ! -e "$T/m.gguf"
 
 echo "tools_convert.sh: $pass passed, $fail failed"

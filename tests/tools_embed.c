@@ -21,6 +21,7 @@
 #include "tools/cmd.h"
 #include "tools/embed_input.h"
 #include "tools/convert/model_write.h"
+#include "tools/convert/recipe.h"
 #include "tools/output.h"
 
 #define CONTEXT 40
@@ -84,7 +85,7 @@ static int make_model(void) {
     c.vocab_size = tokenizer_vocab_size(vocab.t);
     c.context_length = CONTEXT;
     if (!rc) rc = arch_tensor_plan(&c, &plan, &n_plan, err, sizeof err);
-    model_write_options wo = {MOEE_TYPE_F16, vocab.t, NULL, 0, "test"};
+    model_write_options wo = {recipe_by_name("F16"), 0, vocab.t, NULL, 0, "test"};
     if (!rc) rc = model_write(model_path, &c, plan, n_plan, &wo, fill_rows, NULL, NULL, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
     free(plan);
@@ -116,7 +117,7 @@ static void api(moee_model *m) {
           o.batch_tokens == 8192 && o.truncate == 1 && o.replace_invalid_utf8 == 0);
     o.template_name = "prompteol";
     moee_embed_counts counts;
-    CHECKF(moee_embed_raw(m, &o, texts_a, lens, N_A, hs, rw, &counts, err, sizeof err) == 0, "%s", err);
+    CHECKF(moee_embed_raw(m, &o, texts_a, lens, N_A, hs, rw, &counts, NULL, err, sizeof err) == 0, "%s", err);
 
     /* == the ids of each prompt, through moee_embed_ids */
     int32_t *ids[N_A];
@@ -130,7 +131,7 @@ static void api(moee_model *m) {
         free(p);
     }
     CHECK(counts.texts == N_A && counts.tokens == tokens && counts.truncated == 0);
-    CHECK(moee_embed_ids(m, &o, (const int32_t *const *)ids, n_ids, N_A, hs2, rw2, NULL, err, sizeof err) == 0);
+    CHECK(moee_embed_ids(m, &o, (const int32_t *const *)ids, n_ids, N_A, hs2, rw2, NULL, NULL, err, sizeof err) == 0);
     CHECK(!memcmp(hs, hs2, sizeof(float) * (size_t)(N_A * H)) && !memcmp(rw, rw2, sizeof(float) * (size_t)(N_A * R)));
     CHECK(!memcmp(hs, hs + 7 * H, sizeof(float) * (size_t)H));            /* the same text twice */
     for (int64_t i = 0; i < N_A; i++) free(ids[i]);
@@ -144,13 +145,13 @@ static void api(moee_model *m) {
         const char *rev[N_A];
         size_t rev_lens[N_A];
         for (int64_t i = 0; i < N_A; i++) { rev[i] = texts_a[N_A - 1 - i]; rev_lens[i] = lens[N_A - 1 - i]; }
-        CHECK(moee_embed_raw(m, &p, rev, rev_lens, N_A, hs2, rw2, NULL, err, sizeof err) == 0);
+        CHECK(moee_embed_raw(m, &p, rev, rev_lens, N_A, hs2, rw2, NULL, NULL, err, sizeof err) == 0);
         int same = 1;
         for (int64_t i = 0; i < N_A; i++)
             same &= !memcmp(hs2 + i * H, hs + (N_A - 1 - i) * H, sizeof(float) * (size_t)H) &&
                     !memcmp(rw2 + i * R, rw + (N_A - 1 - i) * R, sizeof(float) * (size_t)R);
         CHECKF(same, "budget %lld: rows changed", (long long)budgets[b]);
-        CHECK(moee_embed_raw(m, &p, &texts_a[5], &lens[5], 1, hs2, rw2, NULL, err, sizeof err) == 0);
+        CHECK(moee_embed_raw(m, &p, &texts_a[5], &lens[5], 1, hs2, rw2, NULL, NULL, err, sizeof err) == 0);
         CHECK(!memcmp(hs2, hs + 5 * H, sizeof(float) * (size_t)H) && !memcmp(rw2, rw + 5 * R, sizeof(float) * (size_t)R));
     }
     moee_set_threads(0);
@@ -172,43 +173,43 @@ static void api(moee_model *m) {
         free(t);
     }
     CHECK(best > 10 && best < long_len);
-    CHECK(moee_embed_raw(m, &o, &long_text, &long_len, 1, hs, rw, &counts, err, sizeof err) == 0);
+    CHECK(moee_embed_raw(m, &o, &long_text, &long_len, 1, hs, rw, &counts, NULL, err, sizeof err) == 0);
     CHECK(counts.truncated == 1 && counts.tokens <= CONTEXT);
-    CHECK(moee_embed_raw(m, &o, &long_text, &best, 1, hs2, rw2, &counts, err, sizeof err) == 0);
+    CHECK(moee_embed_raw(m, &o, &long_text, &best, 1, hs2, rw2, &counts, NULL, err, sizeof err) == 0);
     CHECK(counts.truncated == 0);
     CHECKF(!memcmp(hs, hs2, sizeof(float) * (size_t)H) && !memcmp(rw, rw2, sizeof(float) * (size_t)R),
            "truncated text differs from its longest fitting prefix (%zu bytes)", best);
     o.truncate = 0;
     const char *two[2] = {"short", long_text};
     size_t two_lens[2] = {5, long_len};
-    CHECK(moee_embed_raw(m, &o, two, two_lens, 2, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, two, two_lens, 2, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "text 1: ") && strstr(err, "context (40)"), "%s", err);
     o.truncate = 1;
     /* a prompt that cannot fit even without the text */
     o.instruction = "Retrieve semantically similar text, and do it with a very long instruction that by itself "
                     "takes more than forty tokens of this model's context, which is tiny on purpose.";
-    CHECK(moee_embed_raw(m, &o, two, two_lens, 1, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, two, two_lens, 1, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "text 0: ") && strstr(err, "even without the text"), "%s", err);
     o.instruction = NULL;
 
     /* invalid UTF-8 names the text and the byte; --replace-invalid accepts it */
     const char *bad[3] = {"fine", "also fine", "ab\xff"};
     size_t bad_lens[3] = {4, 9, 3};
-    CHECK(moee_embed_raw(m, &o, bad, bad_lens, 3, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, bad, bad_lens, 3, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(!strcmp(err, "text 2: invalid UTF-8 at byte 2"), "%s", err);
     o.replace_invalid_utf8 = 1;
-    CHECK(moee_embed_raw(m, &o, bad, bad_lens, 3, hs, rw, NULL, err, sizeof err) == 0);
+    CHECK(moee_embed_raw(m, &o, bad, bad_lens, 3, hs, rw, NULL, NULL, err, sizeof err) == 0);
     o.replace_invalid_utf8 = 0;
     /* raw prompt: an empty text has no token on a model without BOS */
     o.template_name = "raw";
-    CHECK(moee_embed_raw(m, &o, &texts_a[1], &lens[1], 1, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, &texts_a[1], &lens[1], 1, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "text 0: ") && strstr(err, "no tokens"), "%s", err);
     o.template_name = "nonsense";
-    CHECK(moee_embed_raw(m, &o, texts_a, lens, 1, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, texts_a, lens, 1, hs, rw, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "unknown template"), "%s", err);
     o.template_name = "none";
     o.pool = MOEE_POOL_NONE;
-    CHECK(moee_embed_raw(m, &o, texts_a, lens, 1, hs, rw, NULL, err, sizeof err) != 0);
+    CHECK(moee_embed_raw(m, &o, texts_a, lens, 1, hs, rw, NULL, NULL, err, sizeof err) != 0);
     free(hs); free(rw); free(hs2); free(rw2);
 }
 
@@ -286,7 +287,7 @@ static void cli(moee_model *m) {
     moee_embed_options o;
     moee_embed_options_init(&o);
     o.template_name = "prompteol";
-    CHECK(moee_embed_raw(m, &o, texts, lens, 5, hs, rw, NULL, e, sizeof e) == 0);
+    CHECK(moee_embed_raw(m, &o, texts, lens, 5, hs, rw, NULL, NULL, e, sizeof e) == 0);
     float *hs_z = malloc(sizeof(float) * (size_t)(5 * H)), *rw_z = malloc(sizeof(float) * (size_t)(5 * R));
     for (int64_t d = 0; d < H + R; d++) {
         const float *x = d < H ? hs : rw;
@@ -408,19 +409,30 @@ static void cli(moee_model *m) {
     /* the one-call API gives the command's rows, bit for bit */
     if (member[3]) {
         float *u = malloc(sizeof(float) * (size_t)(5 * (H + R)));
-        CHECK(moee_embed(m, &o, MOEE_KIND_MOEE_SUM, 2, 1, NULL, NULL, texts, lens, 5, u, e, sizeof e) == 0);
+        o.alpha = 2;
+        moee_input in = {.texts = texts, .lens = lens, .n = 5};
+        moee_output out = {0};
+        out.kinds[MOEE_KIND_MOEE_SUM] = u;
+        CHECK(moee_embed(m, &o, &in, &out, e, sizeof e) == 0);
         CHECK(!memcmp(u, member[3], sizeof(float) * (size_t)(5 * (H + R))));
-        moee_stats sh, sr;
-        CHECK(moee_stats_load(path_in_dir("stats.json"), &sh, &sr, e, sizeof e) == 0);
-        CHECK(moee_embed(m, &o, MOEE_KIND_MOEE_SUM, 2, 1, &sh, &sr, &texts[3], &lens[3], 1, u, e, sizeof e) == 0);
+        moee_statistics st;
+        CHECK(moee_statistics_load(path_in_dir("stats.json"), &st, e, sizeof e) == 0);
+        moee_embed_options with = o;
+        with.stats = &st;
+        moee_input one = {.texts = &texts[3], .lens = &lens[3], .n = 1};
+        CHECKF(moee_embed(m, &with, &one, &out, e, sizeof e) == 0, "%s", e);
         CHECK(!memcmp(u, member[3] + 3 * (H + R), sizeof(float) * (size_t)(H + R)));
-        CHECK(moee_embed(m, &o, MOEE_KIND_RW, 2, 1, NULL, NULL, &texts[3], &lens[3], 1, u, e, sizeof e) != 0);
+        out.kinds[MOEE_KIND_MOEE_SUM] = NULL;
+        out.kinds[MOEE_KIND_RW] = u;
+        CHECK(moee_embed(m, &o, &one, &out, e, sizeof e) != 0);
         CHECKF(strstr(e, "at least 2"), "%s", e);
-        CHECK(moee_embed(m, &o, MOEE_KIND_HS, 2, 0, NULL, NULL, texts, lens, 5, u, e, sizeof e) == 0);
+        out.kinds[MOEE_KIND_RW] = NULL;
+        out.kinds[MOEE_KIND_HS] = u;
+        CHECK(moee_embed(m, &o, &in, &out, e, sizeof e) == 0);
         CHECK(!memcmp(u, hs, sizeof(float) * (size_t)(5 * H)));
-        moee_stats_free(&sh);
-        moee_stats_free(&sr);
+        moee_statistics_free(&st);
         free(u);
+        o.alpha = 1;
     }
     for (int k = 0; k < 4; k++) free(member[k]);
 

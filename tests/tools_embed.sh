@@ -62,5 +62,37 @@ check "npy two kinds refused" [ "$rc" -eq 1 ]
 "$MOEE" embed -m "$MODEL" --ids "$DIR/ids.txt" -o "$DIR/o/x.npy" --bogus 2> "$DIR/err.txt"; rc=$?
 check "unknown option" grep -q "^moee embed: unknown option '--bogus'" "$DIR/err.txt"
 
+# one sequence cannot be standardized: the message gives the commands that work
+printf '1 2 3\n' > "$DIR/one.txt"
+"$MOEE" embed -m "$MODEL" --ids "$DIR/one.txt" -o "$DIR/o/x.npy" 2> "$DIR/err.txt"; rc=$?
+check "one text exit 1" [ "$rc" -eq 1 ]
+check "one text commands" grep -q -- "--kind hs.*--stats-out stats.json.*--stats-in stats.json" "$DIR/err.txt"
+check "one text one line" [ "$(wc -l < "$DIR/err.txt")" -eq 1 ]
+"$MOEE" embed -m "$MODEL" --ids "$DIR/one.txt" -o "$DIR/o/x.npy" --kind hs -q; rc=$?
+check "one text hs" [ "$rc" -eq 0 ]
+rm -f "$DIR/o/x.npy" "$DIR/o/x.npy.json"
+
+# statistics carry their provenance: other pooling or another model is refused, naming it
+"$MOEE" embed -m "$MODEL" --ids "$DIR/ids.txt" -o "$DIR/c.npy" --kind rw --stats-out "$DIR/st.json" -q
+check "stats provenance written" grep -q '"prompt": "ids"' "$DIR/st.json"
+"$MOEE" embed -m "$MODEL" --ids "$DIR/one.txt" -o "$DIR/o/x.npy" --kind rw --stats-in "$DIR/st.json" -q; rc=$?
+check "stats-in same options" [ "$rc" -eq 0 ]
+rm -f "$DIR/o/x.npy" "$DIR/o/x.npy.json"
+"$MOEE" embed -m "$MODEL" --ids "$DIR/one.txt" -o "$DIR/o/x.npy" --kind rw --stats-in "$DIR/st.json" --pool mean 2> "$DIR/err.txt"; rc=$?
+check "stats-in other pooling refused" [ "$rc" -eq 1 ]
+check "stats-in names pooling" grep -q "^moee embed: $DIR/st.json: .*pooling 'last', this run uses 'mean'" "$DIR/err.txt"
+"$MOEE" embed -m tests/data/golden/llamacpp-gguf/olmoe-tiny.q8_0.gguf --ids "$DIR/one.txt" -o "$DIR/o/x.npy" --kind rw \
+    --stats-in "$DIR/st.json" 2> "$DIR/err.txt"; rc=$?
+check "stats-in other model refused" [ "$rc" -eq 1 ]
+check "stats-in names the model" grep -q "another model file" "$DIR/err.txt"
+check "nothing left 3" [ -z "$(ls -A "$DIR/o")" ]
+
+# a truncated --ids line is reported with its line number
+python3 -c "print('1 2'); print(' '.join(['5'] * 4100)); print('3')" > "$DIR/long.txt" 2>/dev/null ||
+    { echo '1 2'; i=0; while [ $i -lt 4100 ]; do printf '5 '; i=$((i + 1)); done; echo; echo 3; } > "$DIR/long.txt"
+"$MOEE" embed -m "$MODEL" --ids "$DIR/long.txt" -o "$DIR/long.npy" --kind hs 2> "$DIR/err.txt"; rc=$?
+check "truncated ids exit 0" [ "$rc" -eq 0 ]
+check "truncated ids reported" grep -q "1 of 3 sequences were longer .* truncated: $DIR/long.txt line 2$" "$DIR/err.txt"
+
 echo "tools_embed.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

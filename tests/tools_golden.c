@@ -14,6 +14,7 @@
 #include "golden.h"
 #include "kernels/types.h"
 #include "tools/convert/convert.h"
+#include "tools/convert/recipe.h"
 
 typedef struct {
     const char *type;
@@ -46,7 +47,7 @@ int main(void) {
         for (size_t t = 0; t < sizeof bounds / sizeof *bounds; t++) {
             const type_bound *b = &bounds[t];
             snprintf(label, sizeof label, "%s %s", models[i], b->type);
-            convert_options o = {.type = moee_type_by_name(b->type)->id};
+            convert_options o = {.recipe = recipe_by_name(b->type), .pure = 1};   /* as llama-quantize --pure */
             int rc = convert_hf(src, out, &o, err, sizeof err);
             CHECKF(rc == 0, "convert %s: %s", label, err);
             if (rc) continue;

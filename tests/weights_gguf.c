@@ -243,7 +243,7 @@ static void test_writer_errors(void) {
 
     /* problems in void calls are reported by begin_data */
     struct { uint32_t type, n_dims; uint64_t ne0, ne1; const char *what; } bad[] = {
-        {3, 2, 32, 2, "unsupported tensor type"},
+        {16, 2, 32, 2, "unsupported tensor type"},
         {MOEE_TYPE_Q4_0, 2, 48, 2, "block size"},
         {MOEE_TYPE_F32, 0, 32, 2, "dimension count"},
         {MOEE_TYPE_F32, 5, 32, 2, "dimension count"},
@@ -504,7 +504,9 @@ static void test_hostile(void) {
         {5, ne5, 0, 0, 256, "5 dimensions"},
         {2, ne0, 0, 0, 256, "dimension 1 has size 0"},
         {4, neo, 0, 0, 256, "element count overflows"},
-        {2, ne2, 3, 0, 256, "unsupported tensor type 3"},
+        {2, ne2, 16, 0, 256, "type iq2_xxs is not implemented by moee"},
+        {2, ne2, 35, 0, 256, "type tq2_0 is not implemented by moee"},
+        {2, ne2, 4, 0, 256, "unknown tensor type 4"},
         {2, (const uint64_t[]){48, 2}, MOEE_TYPE_Q8_0, 0, 256, "row of 48 elements is not a multiple of the q8_0 block size 32"},
         {2, ne2, 0, 16, 512, "data offset 16 is not a multiple of the alignment 32"},
         {2, ne2, 0, 0, 255, "data extends past the end of the file"},

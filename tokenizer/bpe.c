@@ -1,5 +1,6 @@
 /* bpe.c: merges table and the BPE merge loop. */
 #include <stdlib.h>
+#include <string.h>
 #include "tokenizer/bpe.h"
 #include "tokenizer/scratch.h"
 
@@ -53,49 +54,32 @@ const bpe_merge_slot *bpe_merges_find(const bpe_merges *m, int32_t left, int32_t
 
 /* HF keeps candidate merges in a binary heap ordered by (rank, position) and skips
  * the stale ones when they surface; the merge it applies is therefore always the
- * lowest-ranked pair of adjacent symbols, the leftmost among equals. We find that
- * same pair with a tournament tree over the symbol positions: leaf i holds
- * (rank << 32 | i) of the pair starting at symbol i (or NONE), every inner node the
- * minimum of its children, so the root is the next merge. A merge changes three
- * leaves, all next to each other, which keeps a megabyte-long piece fast. */
+ * lowest-ranked pair of adjacent symbols, the leftmost among equals. Short pieces
+ * find that pair by scanning; long ones keep, per byte position, the rank of the
+ * pair that starts there, the minimum of every block of BLOCK positions, and a
+ * tournament tree over the blocks (each inner node the minimum of its children),
+ * so the next merge is found by walking down the tree to the leftmost minimal block
+ * and scanning it. A merge changes at most three positions' ranks.
+ *
+ * Memory matters as much as time here: a piece can be a whole 100 MB "word". The
+ * symbols are kept in one int32 per byte, `cell` (below), the ranks in another,
+ * and the tree in 1/4 byte per byte: about 8.3 bytes per byte of the piece. */
 
-#define NONE UINT64_MAX
-
-/* A symbol of the piece: a token id, and links to the live neighbours (-1 at the
- * ends); a symbol merged into its left neighbour is dead and unlinked. */
-struct bpe_symbol { int32_t id; int32_t prev, next; int32_t merged; };
+#define NO_RANK UINT32_MAX
+#define BLOCK 32
 
 void bpe_scratch_free(bpe_scratch *s) {
-    free(s->symbols);
+    free(s->cell);
+    free(s->rank);
     free(s->tree);
-    s->symbols = NULL;
-    s->tree = NULL;
-    s->symbols_cap = s->tree_cap = 0;
+    free(s->kept);
+    *s = (bpe_scratch){0};
 }
 
 int tokenizer_ids_push(tokenizer_ids *v, int32_t id) {
     if (scratch_reserve((void **)&v->ids, &v->cap, v->n + 1, sizeof *v->ids)) return -1;
     v->ids[v->n++] = id;
     return 0;
-}
-
-/* The tree key of the pair starting at symbol pos, and its merged id in sym[pos]. */
-static uint64_t pair_leaf(const bpe_merges *m, struct bpe_symbol *sym, int32_t pos) {
-    if (sym[pos].next < 0) return NONE;
-    const bpe_merge_slot *slot = bpe_merges_find(m, sym[pos].id, sym[sym[pos].next].id);
-    if (!slot) return NONE;
-    sym[pos].merged = slot->merged;
-    return (uint64_t)(uint32_t)slot->rank << 32 | (uint32_t)pos;
-}
-
-static void tree_set(uint64_t *tree, size_t size, size_t i, uint64_t v) {
-    size_t j = size + i;
-    tree[j] = v;
-    for (j >>= 1; j >= 1; j >>= 1) {
-        uint64_t a = tree[2 * j], b = tree[2 * j + 1], min = a < b ? a : b;
-        if (tree[j] == min) break;          /* nothing above changes */
-        tree[j] = min;
-    }
 }
 
 /* Short pieces (most words): the same rule, lowest rank then leftmost, by scanning
@@ -137,42 +121,118 @@ static int encode_short(const bpe_merges *m, const int32_t byte_ids[256], const 
     return 0;
 }
 
+/* The symbols of a long piece of m bytes, one int32 per byte. A symbol covers the
+ * bytes [a, e). cell[a] is its token id (>= 0). If it is 2 bytes long, cell[a+1] is
+ * -(a+1); if longer, cell[a+1] is -(e+1) and cell[e-1] is -(a+1); the cells in
+ * between are unused. So the next symbol starts at e (read from cell[a+1]) and the
+ * one before ends at a (its start read from cell[a-1]). */
+static int32_t sym_next(const int32_t *cell, int32_t a, int32_t m) {
+    if (a + 1 >= m) return m;
+    int32_t v = cell[a + 1];
+    if (v >= 0) return a + 1;            /* a one-byte symbol: cell[a+1] starts the next */
+    if (v == -(a + 1)) return a + 2;     /* a two-byte symbol */
+    return -v - 1;
+}
+
+static int32_t sym_prev(const int32_t *cell, int32_t a) {
+    int32_t v = cell[a - 1];
+    return v >= 0 ? a - 1 : -v - 1;
+}
+
+/* The rank of the pair of symbols starting at a, or NO_RANK. */
+static uint32_t pair_rank(const bpe_merges *m, const int32_t *cell, int32_t a, int32_t n) {
+    int32_t b = sym_next(cell, a, n);
+    if (b >= n) return NO_RANK;
+    const bpe_merge_slot *slot = bpe_merges_find(m, cell[a], cell[b]);
+    return slot ? (uint32_t)slot->rank : NO_RANK;
+}
+
+/* Recomputes block j's minimum (leaf size + j of the tree) and the nodes above it. */
+static void block_update(uint32_t *tree, size_t size, const uint32_t *rank, int32_t n, size_t j) {
+    size_t lo = j * BLOCK, hi = lo + BLOCK < (size_t)n ? lo + BLOCK : (size_t)n;
+    uint32_t min = NO_RANK;
+    for (size_t i = lo; i < hi; i++) if (rank[i] < min) min = rank[i];
+    size_t k = size + j;
+    if (tree[k] == min) return;
+    tree[k] = min;
+    for (k >>= 1; k >= 1; k >>= 1) {
+        uint32_t a = tree[2 * k], b = tree[2 * k + 1], v = a < b ? a : b;
+        if (tree[k] == v) break;          /* nothing above changes */
+        tree[k] = v;
+    }
+}
+
+static int encode_long(const bpe_merges *m, const unsigned char *piece, int32_t n,
+                       const int32_t byte_ids[256], bpe_scratch *sc, tokenizer_ids *out) {
+    size_t blocks = ((size_t)n + BLOCK - 1) / BLOCK, size = 1;
+    while (size < blocks) size *= 2;
+    if (scratch_reserve((void **)&sc->cell, &sc->cell_cap, (size_t)n, sizeof *sc->cell) ||
+        scratch_reserve((void **)&sc->rank, &sc->rank_cap, (size_t)n, sizeof *sc->rank) ||
+        scratch_reserve((void **)&sc->tree, &sc->tree_cap, 2 * size, sizeof *sc->tree))
+        return -1;
+    int32_t *cell = sc->cell;
+    uint32_t *rank = sc->rank, *tree = sc->tree;
+    for (int32_t i = 0; i < n; i++) cell[i] = byte_ids[piece[i]];
+    for (int32_t i = 0; i < n; i++) rank[i] = pair_rank(m, cell, i, n);
+    for (size_t j = 0; j < 2 * size; j++) tree[j] = NO_RANK;
+    for (size_t j = 0; j < blocks; j++) block_update(tree, size, rank, n, j);
+
+    while (tree[1] != NO_RANK) {
+        /* The leftmost block holding the minimum, then its leftmost position. */
+        size_t k = 1;
+        while (k < size) k = tree[2 * k] == tree[k] ? 2 * k : 2 * k + 1;
+        int32_t a = (int32_t)((k - size) * BLOCK);
+        while (rank[a] != tree[1]) a++;
+        int32_t b = sym_next(cell, a, n), c = sym_next(cell, b, n);
+        cell[a] = bpe_merges_find(m, cell[a], cell[b])->merged;
+        if (c - a == 2) cell[a + 1] = -(a + 1);
+        else { cell[a + 1] = -(c + 1); cell[c - 1] = -(a + 1); }
+        rank[b] = NO_RANK;
+        rank[a] = pair_rank(m, cell, a, n);
+        block_update(tree, size, rank, n, (size_t)b / BLOCK);
+        block_update(tree, size, rank, n, (size_t)a / BLOCK);
+        if (a > 0) {
+            int32_t p = sym_prev(cell, a);
+            rank[p] = pair_rank(m, cell, p, n);
+            block_update(tree, size, rank, n, (size_t)p / BLOCK);
+        }
+    }
+    /* The ids, gathered to the front of cell (each write is behind the reads), are
+     * appended once the ranks and tree are given back: a piece that stays one id
+     * per byte then peaks at cell + ids, not cell + ranks + ids. */
+    int32_t k = 0;
+    for (int32_t a = 0; a < n;) {
+        int32_t next = sym_next(cell, a, n);
+        cell[k++] = cell[a];
+        a = next;
+    }
+    if (sc->rank_cap > (1 << 18)) {
+        free(sc->rank);
+        free(sc->tree);
+        sc->rank = sc->tree = NULL;
+        sc->rank_cap = sc->tree_cap = 0;
+    }
+    if (scratch_reserve((void **)&out->ids, &out->cap, out->n + (size_t)k, sizeof *out->ids)) return -1;
+    memcpy(out->ids + out->n, cell, (size_t)k * sizeof *cell);
+    out->n += (size_t)k;
+    return 0;
+}
+
 int bpe_encode_piece(const bpe_merges *m, const int32_t byte_ids[256], const unsigned char *piece,
                      size_t n, bpe_scratch *scratch, tokenizer_ids *out) {
     if (n == 1) return byte_ids[piece[0]] < 0 ? 0 : tokenizer_ids_push(out, byte_ids[piece[0]]);
     if (n <= SHORT_PIECE) return encode_short(m, byte_ids, piece, n, out);
     if (n > INT32_MAX / 4) return -1;
-    size_t size = 1;
-    while (size < n) size *= 2;
-    if (scratch_reserve((void **)&scratch->symbols, &scratch->symbols_cap, n, sizeof *scratch->symbols) ||
-        scratch_reserve((void **)&scratch->tree, &scratch->tree_cap, 2 * size, sizeof *scratch->tree))
-        return -1;
-    struct bpe_symbol *sym = scratch->symbols;
-    uint64_t *tree = scratch->tree;
-
-    int32_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t id = byte_ids[piece[i]];
-        if (id < 0) continue;
-        sym[count] = (struct bpe_symbol){id, count - 1, -1, -1};
-        if (count) sym[count - 1].next = count;
-        count++;
+    /* Bytes without a symbol are dropped (their neighbours become adjacent). */
+    size_t kept = 0;
+    while (kept < n && byte_ids[piece[kept]] >= 0) kept++;
+    if (kept < n) {
+        if (scratch_reserve((void **)&scratch->kept, &scratch->kept_cap, n, 1)) return -1;
+        memcpy(scratch->kept, piece, kept);
+        for (size_t i = kept; i < n; i++)
+            if (byte_ids[piece[i]] >= 0) scratch->kept[kept++] = piece[i];
+        piece = scratch->kept;
+        if (kept <= SHORT_PIECE) return kept ? encode_short(m, byte_ids, piece, kept, out) : 0;
     }
-    for (int32_t i = 0; i < count; i++) tree[size + (size_t)i] = pair_leaf(m, sym, i);
-    for (size_t i = size + (size_t)count; i < 2 * size; i++) tree[i] = NONE;
-    for (size_t j = size - 1; j >= 1; j--) tree[j] = tree[2 * j] < tree[2 * j + 1] ? tree[2 * j] : tree[2 * j + 1];
-
-    while (tree[1] != NONE) {
-        int32_t pos = (int32_t)(uint32_t)tree[1];
-        int32_t right = sym[pos].next;
-        sym[pos].id = sym[pos].merged;
-        sym[pos].next = sym[right].next;
-        if (sym[pos].next >= 0) sym[sym[pos].next].prev = pos;
-        tree_set(tree, size, (size_t)right, NONE);
-        tree_set(tree, size, (size_t)pos, pair_leaf(m, sym, pos));
-        if (sym[pos].prev >= 0) tree_set(tree, size, (size_t)sym[pos].prev, pair_leaf(m, sym, sym[pos].prev));
-    }
-    for (int32_t i = 0; i >= 0 && i < count; i = sym[i].next)
-        if (tokenizer_ids_push(out, sym[i].id)) return -1;
-    return 0;
+    return encode_long(m, piece, (int32_t)kept, byte_ids, scratch, out);
 }

@@ -208,19 +208,28 @@ static moee_tokenizer *tokenizer_load_json_unchecked(const char *tokenizer_json,
         goto fail;
     }
 
-    /* The id space: every vocab id and added-token id. */
+    /* The id space: every vocab id and added-token id. A real tokenizer.json
+     * numbers its entries 0 .. n-1 (added tokens may repeat vocab entries), so an
+     * id must be below the number of entries the file holds: the tables below are
+     * sized by what is present, never by a number written in the file (an id of
+     * 2^30 in a 6 KB file would otherwise cost gigabytes). */
     long long max_id = -1, id;
     size_t n_added = added ? added->u.array.count : 0;
+    size_t n_entries = vocab->u.object.count + n_added;
     for (size_t i = 0; i < vocab->u.object.count; i++) {
-        if (!json_get_int(&vocab->u.object.members[i].value, &id) || id < 0 || id >= (1LL << 30)) {
-            snprintf(err, err_size, "%s: vocab entry %zu has a bad id", path, i);
+        if (!json_get_int(&vocab->u.object.members[i].value, &id) || id < 0 || (unsigned long long)id >= n_entries ||
+            id >= (1LL << 30)) {
+            snprintf(err, err_size, "%s: vocab entry %zu has a bad id (ids are 0 .. %zu, the number of entries)",
+                     path, i, n_entries - 1);
             goto fail;
         }
         if (id > max_id) max_id = id;
     }
     for (size_t i = 0; i < n_added; i++) {
-        if (!json_get_int(json_get(json_at(added, i), "id"), &id) || id < 0 || id >= (1LL << 30)) {
-            snprintf(err, err_size, "%s: added_tokens[%zu] has a bad id", path, i);
+        if (!json_get_int(json_get(json_at(added, i), "id"), &id) || id < 0 || (unsigned long long)id >= n_entries ||
+            id >= (1LL << 30)) {
+            snprintf(err, err_size, "%s: added_tokens[%zu] has a bad id (ids are 0 .. %zu, the number of entries)",
+                     path, i, n_entries - 1);
             goto fail;
         }
         if (id > max_id) max_id = id;

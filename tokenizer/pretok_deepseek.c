@@ -96,27 +96,31 @@ int deepseek_letter_regex_ok(const char *regex, size_t len) {
 
 /* ---- the steps ------------------------------------------------------------------ */
 
-/* One Split step over piece [start, end) of s: appends gaps and matches to out.
+/* The steps run depth first: each piece a step cuts is handed at once to the next
+ * step (and the last step's pieces to emit), so no list of pieces is kept. */
+typedef struct { const unsigned char *s; pretok_emit emit; void *ctx; } deepseek_run;
+static int run_step(const deepseek_run *r, int k, size_t start, size_t end);
+
+/* One Split step over piece [start, end) of s: hands gaps and matches to step k+1.
  * match_at returns the end of the match starting at i, or i if none starts there. */
 typedef size_t (*match_fn)(const unsigned char *s, size_t i, size_t end);
 
-static int split_piece(const unsigned char *s, size_t start, size_t end, match_fn match_at,
-                       range_list *out) {
+static int split_piece(const deepseek_run *r, int k, size_t start, size_t end, match_fn match_at) {
     size_t gap = start, i = start;
+    int rc;
     while (i < end) {
-        size_t m = match_at(s, i, end);
+        size_t m = match_at(r->s, i, end);
         if (m > i) {
-            if (gap < i && range_list_push(out, gap, i)) return -1;
-            if (range_list_push(out, i, m)) return -1;
+            if (gap < i && (rc = run_step(r, k + 1, gap, i))) return rc;
+            if ((rc = run_step(r, k + 1, i, m))) return rc;
             gap = i = m;
         } else {
             size_t len;
-            utf8_decode_valid(s + i, &len);
+            utf8_decode_valid(r->s + i, &len);
             i += len;
         }
     }
-    if (gap < end && range_list_push(out, gap, end)) return -1;
-    return 0;
+    return gap < end ? run_step(r, k + 1, gap, end) : 0;
 }
 
 static uint32_t cp_at(const unsigned char *s, size_t i, size_t end, size_t *len) {
@@ -164,40 +168,31 @@ static size_t match_digit(const unsigned char *s, size_t i, size_t end) {
 
 /* \s+$ : only the white space that reaches the end of the piece; done per piece
  * rather than per position so that a long run of spaces stays linear. */
-static int split_trailing_space(const unsigned char *s, size_t start, size_t end, range_list *out) {
+static int split_trailing_space(const deepseek_run *r, int k, size_t start, size_t end) {
     size_t i = start, run = SIZE_MAX;      /* run: start of the current white-space run */
     while (i < end) {
         size_t len;
-        uint32_t c = utf8_decode_valid(s + i, &len);
+        uint32_t c = utf8_decode_valid(r->s + i, &len);
         if (unicode_is_space(c)) { if (run == SIZE_MAX) run = i; }
         else run = SIZE_MAX;
         i += len;
     }
-    if (run == SIZE_MAX || run == start) return range_list_push(out, start, end);
-    if (range_list_push(out, start, run)) return -1;
-    return range_list_push(out, run, end);
+    if (run == SIZE_MAX || run == start) return run_step(r, k + 1, start, end);
+    int rc = run_step(r, k + 1, start, run);
+    return rc ? rc : run_step(r, k + 1, run, end);
 }
 
-int pretokenize_deepseek(const unsigned char *s, size_t n, range_list *out, range_list *tmp) {
-    static const match_fn steps[] = {match_newline, match_letters, match_punct, NULL,
-                                     match_cjk, match_digit};
-    enum { N_STEPS = sizeof steps / sizeof steps[0] };
-    /* Ping-pong between two lists; the last step writes into out. */
-    range_list *src = tmp, *dst = out;
-    if (N_STEPS % 2 == 0) { src = out; dst = tmp; }
-    size_t base = out->n;                  /* out may already hold earlier pieces */
-    src->n = src == out ? base : 0;
-    if (range_list_push(src, 0, n)) return -1;
-    for (int k = 0; k < N_STEPS; k++) {
-        size_t first = src == out ? base : 0;
-        dst->n = dst == out ? base : 0;
-        for (size_t p = first; p < src->n; p++) {
-            text_range r = src->items[p];
-            int rc = steps[k] ? split_piece(s, r.start, r.end, steps[k], dst)
-                              : split_trailing_space(s, r.start, r.end, dst);
-            if (rc) return -1;
-        }
-        range_list *t = src; src = dst; dst = t;
-    }
-    return 0;
+/* The steps in order; NULL is step 4 (split_trailing_space). */
+static const match_fn steps[] = {match_newline, match_letters, match_punct, NULL, match_cjk, match_digit};
+enum { N_STEPS = sizeof steps / sizeof steps[0] };
+
+/* Piece [start, end) through steps k, k+1, ... */
+static int run_step(const deepseek_run *r, int k, size_t start, size_t end) {
+    if (k == N_STEPS) return r->emit(r->ctx, start, end);
+    return steps[k] ? split_piece(r, k, start, end, steps[k]) : split_trailing_space(r, k, start, end);
+}
+
+int pretokenize_deepseek(const unsigned char *s, size_t n, pretok_emit emit, void *ctx) {
+    deepseek_run r = {s, emit, ctx};
+    return n ? run_step(&r, 0, 0, n) : 0;
 }

@@ -18,7 +18,7 @@ static size_t contraction(const unsigned char *s, size_t n, size_t i) {
     return 0;
 }
 
-int pretokenize_gpt2(const unsigned char *s, size_t n, range_list *out) {
+int pretokenize_gpt2(const unsigned char *s, size_t n, pretok_emit emit, void *ctx) {
     size_t i = 0;
     while (i < n) {
         size_t len, next_len, end;
@@ -46,7 +46,8 @@ int pretokenize_gpt2(const unsigned char *s, size_t n, range_list *out) {
              * last character (\s+(?!\S)), or the single character itself (\s+). */
             end = (j == n || last == i) ? j : last;
         }
-        if (range_list_push(out, i, end)) return -1;
+        int rc = emit(ctx, i, end);
+        if (rc) return rc;
         i = end;
     }
     return 0;

@@ -32,7 +32,7 @@ static size_t contraction(const unsigned char *s, size_t n, size_t i) {
 
 static int is_newline(uint32_t c) { return c == '\r' || c == '\n'; }
 
-int pretokenize_qwen2(const unsigned char *s, size_t n, range_list *out) {
+int pretokenize_qwen2(const unsigned char *s, size_t n, pretok_emit emit, void *ctx) {
     size_t i = 0;
     while (i < n) {
         size_t len, next_len = 0, end;
@@ -67,7 +67,8 @@ int pretokenize_qwen2(const unsigned char *s, size_t n, range_list *out) {
             if (last_newline != SIZE_MAX) end = last_newline + 1;     /* \s*[\r\n]+ */
             else end = (j == n || last == i) ? j : last;             /* \s+(?!\S) | \s+ */
         }
-        if (range_list_push(out, i, end)) return -1;
+        int rc = emit(ctx, i, end);
+        if (rc) return rc;
         i = end;
     }
     return 0;

@@ -1,12 +1,15 @@
 /* pretokenize.h: the three families' pre-tokenizers, each a hand-written scanner
  * that splits a segment of text (valid UTF-8, no added tokens inside) exactly as
- * Hugging Face's regex-based pre-tokenizer does. Each appends the pieces, as byte
- * ranges of s, to out; returns 0, or -1 when out of memory. Linear in n. */
+ * Hugging Face's regex-based pre-tokenizer does. Each hands the pieces, in order,
+ * as byte ranges [start, end) of s, to emit(ctx, start, end) as it finds them (no
+ * list of pieces is kept: memory stays constant whatever the text); it returns 0,
+ * or the first non-zero value emit returned. Linear in n. */
 #ifndef MOEE_TOKENIZER_PRETOKENIZE_H
 #define MOEE_TOKENIZER_PRETOKENIZE_H
 #include <stddef.h>
-#include "tokenizer/scratch.h"
 #include "tokenizer/unicode.h"
+
+typedef int (*pretok_emit)(void *ctx, size_t start, size_t end);
 
 /* The character classes of the GPT-2 and Qwen2 regexes: \p{L}, \p{N}, \s, other.
  * Every character is in exactly one. */
@@ -32,17 +35,16 @@ static inline size_t pretok_run_end(const unsigned char *s, size_t n, size_t i, 
 
 /* olmo: HF ByteLevel(use_regex=true), the GPT-2 regex
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-int pretokenize_gpt2(const unsigned char *s, size_t n, range_list *out);
+int pretokenize_gpt2(const unsigned char *s, size_t n, pretok_emit emit, void *ctx);
 
 /* qwen2: Split(Isolated) with
  *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|
  *   \s*[\r\n]+|\s+(?!\S)|\s+ */
-int pretokenize_qwen2(const unsigned char *s, size_t n, range_list *out);
+int pretokenize_qwen2(const unsigned char *s, size_t n, pretok_emit emit, void *ctx);
 
 /* deepseek-llm: a Sequence of five Split(Isolated) regexes and Digits(individual),
- * each applied to every piece of the one before (pretok_deepseek.c). tmp is
- * working memory. */
-int pretokenize_deepseek(const unsigned char *s, size_t n, range_list *out, range_list *tmp);
+ * each applied to every piece of the one before (pretok_deepseek.c). */
+int pretokenize_deepseek(const unsigned char *s, size_t n, pretok_emit emit, void *ctx);
 
 /* The regexes of DeepSeek's Split steps, as tokenizer.json holds them (UTF-8). The
  * letter class (step 2) is checked by parsing it (deepseek_letter_regex_ok). */

@@ -21,7 +21,7 @@ typedef struct {
     byte_buffer clean;        /* the input with invalid UTF-8 replaced (if asked) */
     byte_buffer normalized;   /* NFC of the current segment */
     cp_buffer cps;            /* NFC working memory */
-    range_list pieces, tmp;   /* pre-tokenizer output */
+    added_scan raw_scan, normalized_scan;
     bpe_scratch bpe;
 } encode_scratch;
 
@@ -29,25 +29,31 @@ static void encode_scratch_free(encode_scratch *s) {
     free(s->clean.p);
     free(s->normalized.p);
     free(s->cps.p);
-    free(s->pieces.items);
-    free(s->tmp.items);
+    added_scan_free(&s->raw_scan);
+    added_scan_free(&s->normalized_scan);
     bpe_scratch_free(&s->bpe);
 }
 
-/* Pre-tokenizes s[0..n) and appends the BPE ids of every piece. */
+/* Pre-tokenizes s[0..n) and appends the BPE ids of every piece, each piece as the
+ * pre-tokenizer finds it. */
+typedef struct {
+    const moee_tokenizer *t;
+    const unsigned char *s;
+    encode_scratch *sc;
+    tokenizer_ids *out;
+} piece_sink;
+
+static int encode_piece(void *ctx, size_t start, size_t end) {
+    piece_sink *p = ctx;
+    return bpe_encode_piece(&p->t->merges, p->t->byte_ids, p->s + start, end - start, &p->sc->bpe, p->out);
+}
+
 static int encode_pretokenized(const moee_tokenizer *t, const unsigned char *s, size_t n,
                                encode_scratch *sc, tokenizer_ids *out) {
-    sc->pieces.n = 0;
-    int rc = t->family == FAMILY_OLMO ? pretokenize_gpt2(s, n, &sc->pieces)
-           : t->family == FAMILY_QWEN2 ? pretokenize_qwen2(s, n, &sc->pieces)
-           : pretokenize_deepseek(s, n, &sc->pieces, &sc->tmp);
-    if (rc) return -1;
-    for (size_t i = 0; i < sc->pieces.n; i++) {
-        text_range r = sc->pieces.items[i];
-        if (bpe_encode_piece(&t->merges, t->byte_ids, s + r.start, r.end - r.start, &sc->bpe, out))
-            return -1;
-    }
-    return 0;
+    piece_sink sink = {t, s, sc, out};
+    return t->family == FAMILY_OLMO ? pretokenize_gpt2(s, n, encode_piece, &sink)
+         : t->family == FAMILY_QWEN2 ? pretokenize_qwen2(s, n, encode_piece, &sink)
+         : pretokenize_deepseek(s, n, encode_piece, &sink);
 }
 
 /* One segment of raw text between added tokens: normalize, then split on the
@@ -59,14 +65,23 @@ static int encode_segment(const moee_tokenizer *t, const unsigned char *s, size_
         if (nfc_normalize(s, n, &sc->normalized, &sc->cps)) return -1;
         s = sc->normalized.p;
         n = sc->normalized.len;
+        /* NFC's working memory (up to 8 code points per byte of a long run of
+         * combining marks) is not kept while BPE runs on the result. */
+        if (sc->cps.cap > (1 << 20)) {
+            free(sc->cps.p);
+            sc->cps = (cp_buffer){0};
+        }
     }
     size_t from = 0, start, end;
     int32_t id;
-    while (added_matcher_find(&t->normalized_added, s, n, from, &start, &end, &id)) {
+    int found;
+    added_scan_begin(&sc->normalized_scan, &t->normalized_added, s, n);
+    while ((found = added_scan_next(&sc->normalized_scan, &start, &end, &id)) > 0) {
         if (start > from && encode_pretokenized(t, s + from, start - from, sc, out)) return -1;
         if (tokenizer_ids_push(out, id)) return -1;
         from = end;
     }
+    if (found < 0) return -1;
     if (from < n && encode_pretokenized(t, s + from, n - from, sc, out)) return -1;
     return 0;
 }
@@ -84,8 +99,14 @@ static int check_utf8(const unsigned char *s, size_t n, int replace, byte_buffer
     }
     if (i == n) return 0;
     if (!replace) { *bad = i; return -1; }
-    /* Each bad byte becomes at most one 3-byte U+FFFD. */
-    if (n > SIZE_MAX / 3 || scratch_reserve((void **)&clean->p, &clean->cap, 3 * n + 1, 1)) return -2;
+    /* The exact size first: each bad sequence becomes one 3-byte U+FFFD. */
+    size_t size = i;
+    for (size_t k = i; k < n;) {
+        size_t l = s[k] < 0x80 ? 1 : utf8_valid_length(s + k, n - k);
+        if (l) { size += l; k += l; }
+        else { size += 3; k += utf8_invalid_length(s + k, n - k); }
+    }
+    if (n > SIZE_MAX / 3 || scratch_reserve((void **)&clean->p, &clean->cap, size + 1, 1)) return -2;
     memcpy(clean->p, s, i);
     clean->len = i;
     while (i < n) {
@@ -121,11 +142,14 @@ int tokenizer_encode(const moee_tokenizer *t, const char *text, size_t len, int 
     if (special && t->add_bos && t->bos >= 0 && tokenizer_ids_push(out, t->bos)) goto oom;
     size_t from = 0, start, end;
     int32_t id;
-    while (added_matcher_find(&t->raw_added, s, len, from, &start, &end, &id)) {
+    int found;
+    added_scan_begin(&sc.raw_scan, &t->raw_added, s, len);
+    while ((found = added_scan_next(&sc.raw_scan, &start, &end, &id)) > 0) {
         if (encode_segment(t, s + from, start - from, &sc, out)) goto oom;
         if (tokenizer_ids_push(out, id)) goto oom;
         from = end;
     }
+    if (found < 0) goto oom;
     if (encode_segment(t, s + from, len - from, &sc, out)) goto oom;
     if (special && t->add_eos && t->eos >= 0 && tokenizer_ids_push(out, t->eos)) goto oom;
     encode_scratch_free(&sc);

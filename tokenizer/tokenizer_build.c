@@ -167,6 +167,7 @@ moee_tokenizer *tokenizer_build(tokenizer_family family, const token_entry *toke
         added_matcher *m = tokens[i].normalized ? &t->normalized_added : &t->raw_added;
         if (added_matcher_add(m, tokens[i].text, tokens[i].len, i)) goto oom;
     }
+    if (added_matcher_finish(&t->raw_added) || added_matcher_finish(&t->normalized_added)) goto oom;
     free(index.slots);
     free(joined);
     return t;

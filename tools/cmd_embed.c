@@ -1,12 +1,14 @@
 /* cmd_embed.c: `moee embed`, texts (or token ids) in, HS / RW / MoEE embeddings out.
  *
- *   read the input (embed_input.c) -> load the model -> raw HS and RW rows in input
- *   order (moee_embed_raw / moee_embed_ids) -> standardization statistics (over the
- *   input, or from --stats-in) -> each kind (moee_kind_combine) -> .npy / .npz /
- *   .jsonl (output.c) -> the sidecar OUTPUT.json.
+ *   read the input (embed_input.c) -> load the model (and --stats-in) -> moee_embed,
+ *   the one pipeline (engine/embed.c): every requested kind, in input order -> .npy /
+ *   .npz / .jsonl (output.c) -> the sidecar OUTPUT.json.
  *
  * Everything is written at the end through temporary files, so a failed or
- * interrupted run leaves no output that looks complete. */
+ * interrupted run leaves no output that looks complete. A run to a regular file
+ * computes its raw rows in chunks through a journal (embed_job.h), so that --resume
+ * continues it after a crash and --shard K/N computes one range of the input for
+ * `moee merge`, which enters this same pipeline with the shards' rows (cmd_embed.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,10 +18,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "engine/embed.h"
 #include "moee.h"
+#include <sys/stat.h>
 #include "tools/cmd.h"
 #include "tools/cmd_embed.h"
+#include "tools/embed_options.h"
 #include "tools/embed_input.h"
 #include "tools/embed_job.h"
 #include "tools/output.h"
@@ -27,7 +30,6 @@
 #include "weights/digest.h"
 #include "weights/file.h"
 #include "weights/json.h"
-#include <sys/stat.h>
 
 
 static void usage(FILE *out) {
@@ -101,16 +103,14 @@ static void usage(FILE *out) {
 
 /* ---- options ---------------------------------------------------------------------------- */
 
-enum { STD_AUTO = -1, STD_OFF = 0, STD_ON = 1 };
 enum { FMT_NONE = 0, FMT_NPY, FMT_NPZ, FMT_JSONL };
 
 typedef struct {
     const char *model, *input, *output, *ids_path, *stats_in, *stats_out;
-    int jsonl, format, standardize, threads, quiet;
+    int jsonl, format, quiet;
     const char *field, *id_field;
     int kinds[4], n_kinds;
-    float alpha;
-    moee_embed_options opt;
+    moee_embed_options opt;       /* alpha, standardize and threads included */
     int resume, is_shard;          /* --resume, --shard */
     shard_spec shard;
     int argc;                      /* the arguments, for a shard's header (merge replays them) */
@@ -126,15 +126,6 @@ static int fail(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return 1;
-}
-
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_kinds(const char *list, embed_args *a) {
@@ -167,8 +158,6 @@ static int parse_args(int argc, char **argv, embed_args *a) {
     moee_embed_options_init(&a->opt);
     a->field = "text";
     a->id_field = "id";
-    a->standardize = STD_AUTO;
-    a->alpha = 1.0f;
     a->kinds[0] = MOEE_KIND_MOEE_SUM;
     a->n_kinds = 1;
     int prompt_given = 0;
@@ -176,20 +165,18 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); return 2; }
         if (!strcmp(o, "--jsonl")) { a->jsonl = 1; continue; }
-        if (!strcmp(o, "--no-truncate")) { a->opt.truncate = 0; continue; }
-        if (!strcmp(o, "--replace-invalid")) { a->opt.replace_invalid_utf8 = 1; continue; }
+        int shared = embed_option("embed", argc, argv, &i, &a->opt, &prompt_given);
+        if (shared < 0) return 1;
+        if (shared) continue;
         if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) { a->quiet = 1; continue; }
         if (!strcmp(o, "--resume")) { a->resume = 1; continue; }
         static const char *const with_value[] = {"-m", "--model", "-i", "--input", "-o", "--output", "--ids",
-            "--field", "--id-field", "--stats-in", "--stats-out", "--kind", "--format", "--alpha", "--pool",
-            "--rw-source", "--prompt", "--template", "--instruction", "--standardize", "--batch-tokens", "-t",
-            "--threads", "--shard", NULL};
+            "--field", "--id-field", "--stats-in", "--stats-out", "--kind", "--format", "--shard", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
         if (!known) return fail("unknown option '%s' (see moee embed --help)", o);
         if (i + 1 >= argc) return fail("%s needs a value (see moee embed --help)", o);
         const char *v = argv[++i];
-        int64_t n;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "-i") || !strcmp(o, "--input")) a->input = v;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a->output = v;
@@ -202,50 +189,10 @@ static int parse_args(int argc, char **argv, embed_args *a) {
         else if (!strcmp(o, "--format")) {
             a->format = !strcmp(v, "npy") ? FMT_NPY : !strcmp(v, "npz") ? FMT_NPZ : !strcmp(v, "jsonl") ? FMT_JSONL : FMT_NONE;
             if (!a->format) return fail("--format: '%s' (expected npy, npz or jsonl)", v);
-        } else if (!strcmp(o, "--alpha")) {
-            char *end;
-            double x = strtod(v, &end);
-            if (end == v || *end || !(x >= 0) || !isfinite(x)) return fail("--alpha: '%s' is not a number >= 0", v);
-            a->alpha = (float)x;
-        } else if (!strcmp(o, "--pool")) {
-            if (!strcmp(v, "last")) a->opt.pool = MOEE_POOL_LAST;
-            else if (!strcmp(v, "mean")) a->opt.pool = MOEE_POOL_MEAN;
-            else return fail("--pool: '%s' (expected last or mean)", v);
-        } else if (!strcmp(o, "--rw-source")) {
-            if (!strcmp(v, "auto")) a->opt.rw_source = MOEE_RW_AUTO;
-            else if (!strcmp(v, "logits")) a->opt.rw_source = MOEE_RW_LOGITS;
-            else if (!strcmp(v, "probs")) a->opt.rw_source = MOEE_RW_PROBS;
-            else return fail("--rw-source: '%s' (expected auto, logits or probs)", v);
-        } else if (!strcmp(o, "--prompt")) {
-            int found = !strcmp(v, "raw");
-            for (const char *const *t = moee_template_names; *t && !found; t++) found = !strcmp(v, *t);
-            if (!found)
-                return fail("--prompt: unknown prompt '%s' (expected none, prompteol, style, sentiment, tone, "
-                            "intent, complexity, subjectivity, language_style, grammar_structure or raw)", v);
-            a->opt.template_name = v;
-            prompt_given = 1;
-        } else if (!strcmp(o, "--template")) {
-            if (!strstr(v, "*sent 0*")) return fail("--template: the template must contain \"*sent 0*\"");
-            a->opt.custom_template = v;
-            prompt_given = 1;
-        } else if (!strcmp(o, "--instruction")) {
-            a->opt.instruction = v;
-            prompt_given = 1;
-        } else if (!strcmp(o, "--standardize")) {
-            if (!strcmp(v, "auto")) a->standardize = STD_AUTO;
-            else if (!strcmp(v, "on")) a->standardize = STD_ON;
-            else if (!strcmp(v, "off")) a->standardize = STD_OFF;
-            else return fail("--standardize: '%s' (expected auto, on or off)", v);
-        } else if (!strcmp(o, "--batch-tokens")) {
-            if (parse_int(v, 1, INT32_MAX, &n)) return fail("--batch-tokens: '%s' is not an integer >= 1", v);
-            a->opt.batch_tokens = n;
         } else if (!strcmp(o, "--shard")) {
             char msg[512];
             if (shard_parse(v, &a->shard, msg, sizeof msg)) return fail("%s", msg);
             a->is_shard = 1;
-        } else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
-            if (parse_int(v, 1, 4096, &n)) return fail("--threads: '%s' is not an integer >= 1", v);
-            a->threads = (int)n;
         } else {
             return fail("unknown option '%s' (see moee embed --help)", o);
         }
@@ -309,7 +256,7 @@ static int fail_record(const embed_input *in, const char *err) {
     long long index;
     int skip = 0;
     if ((sscanf(err, "text %lld: %n", &index, &skip) == 1 || sscanf(err, "sequence %lld: %n", &index, &skip) == 1) &&
-        skip > 0 && index >= 0 && index < in->n)
+        skip > 0 && index >= 0 && index < in->n && in->line)
         return fail("%s:%" PRId64 ": %s", in->name, in->line[index], err + skip);
     return fail("%s", err);
 }
@@ -321,7 +268,6 @@ typedef struct {
     const moee_model_info *info;
     const moee_embed_counts *counts;
     moee_rw_source rw_source;
-    const int *standardized;       /* per kind: its parts were standardized */
     const char *stats_source;      /* "input", the --stats-in path, or NULL when nothing was */
     int64_t hs_count, rw_count;    /* vectors behind the statistics */
 } sidecar_info;
@@ -352,7 +298,7 @@ static int write_sidecar(const char *path, const sidecar_info *s, char *err, siz
         fprintf(f, "%s{\"name\": \"%s\", \"dim\": %" PRId64 ", \"standardized\": %s}", k ? ", " : "",
                 moee_kind_name((moee_kind)a->kinds[k]),
                 moee_kind_dim((moee_kind)a->kinds[k], s->info->hs_dim, s->info->rw_dim),
-                s->standardized[k] ? "true" : "false");
+                moee_kind_standardized(a->opt.standardize, (moee_kind)a->kinds[k]) ? "true" : "false");
     fprintf(f, "],\n  \"hs_dim\": %d,\n  \"rw_dim\": %d,\n  \"rw_layers\": %d,\n  \"rw_experts\": %d",
             s->info->hs_dim, s->info->rw_dim, s->info->n_moe_layers, s->info->n_experts);
     fprintf(f, ",\n  \"rw_source\": \"%s\",\n  \"pool\": \"%s\"",
@@ -363,9 +309,9 @@ static int write_sidecar(const char *path, const sidecar_info *s, char *err, siz
     json_str_or_null(f, a->opt.custom_template);
     fprintf(f, ",\n  \"instruction\": ");
     json_str_or_null(f, a->opt.instruction);
-    fprintf(f, ",\n  \"alpha\": %.9g", (double)a->alpha);
+    fprintf(f, ",\n  \"alpha\": %.9g", (double)a->opt.alpha);
     fprintf(f, ",\n  \"standardize\": {\"mode\": \"%s\", \"statistics\": ",
-            a->standardize == STD_ON ? "on" : a->standardize == STD_OFF ? "off" : "auto");
+            a->opt.standardize == MOEE_STANDARDIZE_ON ? "on" : a->opt.standardize == MOEE_STANDARDIZE_OFF ? "off" : "auto");
     json_str_or_null(f, s->stats_source);
     fprintf(f, ", \"hs_count\": %" PRId64 ", \"rw_count\": %" PRId64 ", \"epsilon\": 1e-08}", s->hs_count,
             s->rw_count);
@@ -382,95 +328,53 @@ typedef struct {
     const embed_input *in;
     moee_model *m;
     const moee_model_info *info;
-    int64_t n, H, R;
-    int want_hs, want_rw;          /* raw parts the kinds need */
-    int std_hs, std_rw;            /* standardized parts the kinds need */
-    int stats_hs, stats_rw;        /* parts whose statistics are needed (kinds or --stats-out) */
-    int standardized[4];           /* per kind */
-    float *hs, *rw;                /* raw rows [n][H], [n][R] */
-    float *hs_std, *rw_std;        /* standardized rows (== hs / rw when the raw ones are not needed) */
-    float *outs[4];                /* combined kinds (moee, moee-sum) */
+    moee_statistics stats_in;      /* --stats-in, loaded */
+    moee_statistics stats;         /* the statistics used (sidecar, --stats-out) */
+    moee_output out;
     output_array arrays[4];        /* what gets written, one per kind */
-    moee_stats hs_stats, rw_stats;
-    const char *stats_source;      /* "input", the --stats-in path, or NULL */
-    moee_embed_counts counts;
+    int standardizes;              /* some kind is standardized */
     double seconds;
     embed_job job;                 /* the journal (a regular output file), or job.j.fd < 0 */
     int64_t first, end;            /* the records this run computes (a shard's range, or all) */
+    const embed_given_rows *given; /* moee merge's rows, or NULL */
 } embed_run;
 
-static int uses_hs(int k) { return k == MOEE_KIND_HS || k == MOEE_KIND_MOEE || k == MOEE_KIND_MOEE_SUM; }
-static int uses_rw(int k) { return k == MOEE_KIND_RW || k == MOEE_KIND_MOEE || k == MOEE_KIND_MOEE_SUM; }
-
-static float *alloc_rows(int64_t n, int64_t dim) {
-    return malloc((size_t)((n > 0 ? n : 1) * dim) * sizeof(float));
-}
-
-/* Which parts the kinds need, raw and standardized. */
-static void plan_parts(embed_run *r) {
+/* One text, or none, cannot give statistics: say what works instead. */
+static int check_enough_texts(const embed_run *r) {
     const embed_args *a = r->a;
-    for (int k = 0; k < a->n_kinds; k++) {
-        int kind = a->kinds[k];
-        r->standardized[k] = a->standardize == STD_ON || (a->standardize == STD_AUTO && kind != MOEE_KIND_HS);
-        r->want_hs |= uses_hs(kind);
-        r->want_rw |= uses_rw(kind);
-        r->std_hs |= r->standardized[k] && uses_hs(kind);
-        r->std_rw |= r->standardized[k] && uses_rw(kind);
-    }
-    r->stats_hs = r->std_hs || (a->stats_out && r->want_hs);
-    r->stats_rw = r->std_rw || (a->stats_out && r->want_rw);
-    if (r->n == 0 && !a->stats_in && !a->stats_out)   /* no vector to standardize */
-        r->stats_hs = r->stats_rw = r->std_hs = r->std_rw = 0;
+    if (r->in->n >= 2 || a->stats_in || (!r->standardizes && !a->stats_out)) return 0;
+    if (!r->standardizes)
+        return fail("--stats-out needs at least 2 texts (got %" PRId64 ") to estimate a standard deviation", r->in->n);
+    const char *input = a->ids_path ? "--ids corpus.txt" : "-i corpus.txt";
+    return fail("%" PRId64 " text%s cannot be standardized (a standard deviation needs at least 2 texts): use "
+                "--kind hs (not standardized), or make statistics from a corpus once with 'moee embed -m %s %s "
+                "-o corpus.npy --stats-out stats.json' (with this command's prompt and pooling options) and add "
+                "'--stats-in stats.json' here, or --standardize off", r->in->n, r->in->n == 1 ? "" : "s",
+                a->model, input);
 }
 
-static int embed_journaled(embed_run *r);
-
-/* Raw HS and RW rows of every input record, in input order. */
-static int embed_inputs(embed_run *r) {
-    if (r->job.j.fd >= 0) return embed_journaled(r);
-    embed_args opts = *r->a;
-    char err[1024];
-    progress_state progress = {0};
-    clock_gettime(CLOCK_MONOTONIC, &progress.start);
-    if (!opts.quiet && isatty(2)) {
-        opts.opt.progress = show_progress;
-        opts.opt.progress_user = &progress;
-    }
-    r->hs = r->want_hs ? alloc_rows(r->n, r->H) : NULL;
-    r->rw = r->want_rw ? alloc_rows(r->n, r->R) : NULL;
-    if ((r->want_hs && !r->hs) || (r->want_rw && !r->rw)) return fail("out of memory for %" PRId64 " texts", r->n);
-    int rc = opts.ids_path
-        ? moee_embed_ids(r->m, &opts.opt, (const int32_t *const *)r->in->ids, r->in->id_lens, r->n, r->hs, r->rw,
-                         &r->counts, err, sizeof err)
-        : moee_embed_raw(r->m, &opts.opt, r->in->texts, r->in->lens, r->n, r->hs, r->rw, &r->counts, err, sizeof err);
-    if (progress.shown) fputc('\n', stderr);
-    r->seconds = seconds_since(&progress.start);
-    return rc ? fail_record(r->in, err) : 0;
+/* The texts (or sequences) cut to the model's context, on stderr: count and lines. */
+static void report_truncated(const embed_run *r) {
+    int64_t t = r->out.counts.truncated;
+    if (!t || r->a->quiet) return;
+    const char *what = r->a->ids_path ? "sequences" : "texts";
+    fprintf(stderr, "moee embed: %" PRId64 " of %" PRId64 " %s were longer than the model's context (%d tokens) "
+            "and were truncated: %s line%s", t, r->in->n, what, r->info->context_length, r->in->name, t > 1 ? "s" : "");
+    for (int64_t i = 0; i < t && i < 10; i++)
+        fprintf(stderr, "%s%" PRId64, i ? ", " : " ", r->in->line[r->out.truncated_rows[i]]);
+    fprintf(stderr, "%s\n", t > 10 ? ", ..." : "");
 }
 
 /* ---- journals and shards ---------------------------------------------------------------------
-
+ *
  * A run to a regular file computes its records in chunks through a journal beside the
  * output (embed_job.h): --resume takes the chunks an interrupted run left, and a shard
  * is the finished journal of its range. What a journal is checked against on --resume
  * and by merge: the model's and the input's fingerprints and every option that changes
  * the output (not -t, --batch-tokens or -q). */
 
-/* A stand-in model fingerprint: a digest of the file's size and first megabyte. */
-static int model_fingerprint(const char *path, char out[33], char *err, size_t err_size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, err_size, "%s: %s", path, strerror(errno)); return -1; }
-    static unsigned char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fclose(f);
-    digest d;
-    digest_init(&d);
-    digest_feed_u64(&d, (uint64_t)size);
-    digest_feed(&d, buf, n);
-    digest_hex(&d, out);
-    return 0;
+static int uses_part(int kind, int part) {   /* part 0 = hs, 1 = rw */
+    return kind == MOEE_KIND_MOEE || kind == MOEE_KIND_MOEE_SUM || kind == (part ? MOEE_KIND_RW : MOEE_KIND_HS);
 }
 
 /* The options that replay the run in moee merge: all but -o, --shard, --resume, -q,
@@ -491,8 +395,7 @@ static int add_replay_args(const embed_args *a, job_desc *d) {
 static int describe_job(const embed_run *r, const char *input_fp, job_desc *d, char *err, size_t err_size) {
     const embed_args *a = r->a;
     memset(d, 0, sizeof *d);
-    char fp[33], stats_fp[33] = "", kinds[64] = "", alpha[32];
-    if (model_fingerprint(a->model, fp, err, err_size)) return -1;
+    char stats_fp[33] = "", kinds[64] = "", alpha[32];
     if (a->stats_in) {
         size_t size;
         char *bytes = moee_read_file(a->stats_in, &size, err, err_size);
@@ -503,24 +406,28 @@ static int describe_job(const embed_run *r, const char *input_fp, job_desc *d, c
         digest_hex(&dg, stats_fp);
         free(bytes);
     }
-    for (int k = 0; k < a->n_kinds; k++)
+    int want[2] = {0, 0};
+    for (int k = 0; k < a->n_kinds; k++) {
         snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s", k ? "," : "",
                  moee_kind_name((moee_kind)a->kinds[k]));
-    snprintf(alpha, sizeof alpha, "%.9g", (double)a->alpha);
+        for (int part = 0; part < 2; part++) want[part] |= uses_part(a->kinds[k], part);
+    }
+    snprintf(alpha, sizeof alpha, "%.9g", (double)a->opt.alpha);
+    const moee_embed_options *o = &a->opt;
     const char *check[][2] = {
-        {"model (fingerprint)", fp},
+        {"model (fingerprint)", r->info->fingerprint},
         {"input (content fingerprint)", input_fp},
         {"--kind", kinds},
         {"--alpha", alpha},
-        {"--pool", a->opt.pool == MOEE_POOL_MEAN ? "mean" : "last"},
-        {"--rw-source", a->opt.rw_source == MOEE_RW_LOGITS ? "logits" : a->opt.rw_source == MOEE_RW_PROBS ? "probs" : "auto"},
-        {"--prompt", a->opt.template_name ? a->opt.template_name : "none"},
-        {"--template", a->opt.custom_template ? a->opt.custom_template : ""},
-        {"--instruction", a->opt.instruction ? a->opt.instruction : ""},
-        {"--standardize", a->standardize == STD_ON ? "on" : a->standardize == STD_OFF ? "off" : "auto"},
+        {"--pool", o->pool == MOEE_POOL_MEAN ? "mean" : "last"},
+        {"--rw-source", o->rw_source == MOEE_RW_LOGITS ? "logits" : o->rw_source == MOEE_RW_PROBS ? "probs" : "auto"},
+        {"--prompt", o->template_name ? o->template_name : "none"},
+        {"--template", o->custom_template ? o->custom_template : ""},
+        {"--instruction", o->instruction ? o->instruction : ""},
+        {"--standardize", o->standardize == MOEE_STANDARDIZE_ON ? "on" : o->standardize == MOEE_STANDARDIZE_OFF ? "off" : "auto"},
         {"--stats-in (content fingerprint)", stats_fp},
-        {"--no-truncate", a->opt.truncate ? "no" : "yes"},
-        {"--replace-invalid", a->opt.replace_invalid_utf8 ? "yes" : "no"},
+        {"--no-truncate", o->truncate ? "no" : "yes"},
+        {"--replace-invalid", o->replace_invalid_utf8 ? "yes" : "no"},
         {"--format", a->is_shard ? "" : a->format == FMT_NPY ? "npy" : a->format == FMT_NPZ ? "npz" : "jsonl"},
     };
     int rc = 0;
@@ -531,17 +438,11 @@ static int describe_job(const embed_run *r, const char *input_fp, job_desc *d, c
     d->shard_n = a->shard.n;
     d->first = r->first;
     d->end = r->end;
-    d->total = r->n;
-    d->hs_dim = r->want_hs ? r->H : 0;
-    d->rw_dim = r->want_rw ? r->R : 0;
+    d->total = r->in->n;
+    d->hs_dim = want[0] ? r->info->hs_dim : 0;
+    d->rw_dim = want[1] ? r->info->rw_dim : 0;
     if (rc) { job_desc_free(d); snprintf(err, err_size, "out of memory"); return -1; }
     return 0;
-}
-
-static char *journal_path_of(const char *output) {
-    char *p = malloc(strlen(output) + 9);
-    if (p) sprintf(p, "%s.journal", output);
-    return p;
 }
 
 /* Opens the journal of a run to a regular file (none for stdout, a device or a FIFO). */
@@ -554,10 +455,12 @@ static int open_job(embed_run *r) {
     embed_input_fingerprint(r->in, input_fp);
     job_desc d;
     if (describe_job(r, input_fp, &d, err, sizeof err)) return fail("%s", err);
-    char *path = journal_path_of(a->output);
+    char *path = malloc(strlen(a->output) + 9);
     if (!path) { job_desc_free(&d); return fail("out of memory"); }
-    int rc = embed_job_open(&r->job, path, &d, a->resume, r->in->id_json ? (const char *const *)r->in->id_json + r->first
-                                                                          : NULL, err, sizeof err);
+    sprintf(path, "%s.journal", a->output);
+    int rc = embed_job_open(&r->job, path, &d, a->resume,
+                            r->in->id_json ? (const char *const *)r->in->id_json + r->first : NULL,
+                            r->in->line + r->first, err, sizeof err);
     free(path);
     job_desc_free(&d);
     if (rc) return fail("%s", err);
@@ -569,10 +472,15 @@ static int open_job(embed_run *r) {
     return 0;
 }
 
-typedef struct { embed_run *r; progress_state *progress; int64_t done, total, tokens; } chunk_progress;
+typedef struct {
+    embed_run *r;
+    const moee_embed_options *opt;
+    progress_state *progress;      /* NULL: no progress shown */
+    int64_t done, total, tokens;   /* this run's, for the progress line */
+} chunk_state;
 
 static void show_chunk_progress(void *user, int64_t done, int64_t total, int64_t tokens) {
-    chunk_progress *c = user;
+    chunk_state *c = user;
     show_progress(c->progress, c->done + done, c->total, c->tokens + tokens);
 }
 
@@ -589,38 +497,44 @@ static void renumber_error(char *err, size_t err_size, int64_t first) {
     }
 }
 
-/* One chunk of records through the engine (job_compute_fn). */
+/* One chunk of records through the engine, raw rows only (job_compute_fn). */
 static int compute_chunk(void *user, int64_t first, int64_t count, float *hs, float *rw, int64_t *tokens,
-                         int64_t *truncated, char *err, size_t err_size) {
-    chunk_progress *c = user;
-    embed_run *r = c->r;
-    moee_embed_options opt = r->a->opt;
+                         int64_t *truncated_rows, int64_t *truncated, char *err, size_t err_size) {
+    chunk_state *c = user;
+    const embed_input *in = c->r->in;
+    moee_embed_options opt = *c->opt;
+    opt.stats = NULL;   /* statistics come at the end, over every row */
     if (c->progress) {
         opt.progress = show_chunk_progress;
         opt.progress_user = c;
     }
-    moee_embed_counts counts = {0};
-    int rc = r->a->ids_path
-        ? moee_embed_ids(r->m, &opt, (const int32_t *const *)r->in->ids + first, r->in->id_lens + first, count, hs, rw,
-                         &counts, err, err_size)
-        : moee_embed_raw(r->m, &opt, r->in->texts + first, r->in->lens + first, count, hs, rw, &counts, err, err_size);
-    if (rc) { renumber_error(err, err_size, first); return -1; }
+    moee_output out = {0};
+    out.raw_hs = hs;
+    out.raw_rw = rw;
+    out.truncated_rows = truncated_rows;
+    moee_input input = in->ids ? (moee_input){.ids = (const int32_t *const *)in->ids + first, .id_lens = in->id_lens + first, .n = count}
+                               : (moee_input){.texts = in->texts + first, .lens = in->lens + first, .n = count};
+    if (moee_embed(c->r->m, &opt, &input, &out, err, err_size)) {
+        renumber_error(err, err_size, first);
+        return -1;
+    }
+    for (int64_t t = 0; t < out.counts.truncated; t++) truncated_rows[t] += first;
     c->done += count;
-    c->tokens += counts.tokens;
-    *tokens += counts.tokens;
-    *truncated += counts.truncated;
+    c->tokens += out.counts.tokens;
+    *tokens = out.counts.tokens;
+    *truncated = out.counts.truncated;
     return 0;
 }
 
-/* embed_inputs through the journal: the records not recovered, chunk by chunk. */
-static int embed_journaled(embed_run *r) {
+/* The records not recovered from the journal, chunk by chunk. */
+static int embed_journaled(embed_run *r, const moee_embed_options *opt) {
     char err[1024];
     progress_state progress = {0};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
-    chunk_progress c = {r, !r->a->quiet && isatty(2) ? &progress : NULL, 0, r->end - r->first - r->job.recovered, 0};
+    chunk_state c = {r, opt, !r->a->quiet && isatty(2) ? &progress : NULL, 0, r->end - r->first - r->job.recovered, 0};
     /* a few forward batches per chunk: a chunk's last batch is seldom full, and a crash
      * loses at most one chunk; the first guess is 4 bytes (or 1 id) per token */
-    int64_t chunk_tokens = 4 * r->a->opt.batch_tokens;
+    int64_t chunk_tokens = 4 * opt->batch_tokens;
     double guess = 1;
     if (r->end > r->first) {
         double sum = 0;
@@ -630,93 +544,76 @@ static int embed_journaled(embed_run *r) {
     int rc = embed_job_run(&r->job, compute_chunk, &c, chunk_tokens, guess, err, sizeof err);
     if (progress.shown) fputc('\n', stderr);
     r->seconds = seconds_since(&progress.start);
-    if (rc) return fail_record(r->in, err);
-    r->hs = r->job.rows.hs;   /* the rows move to the run */
-    r->rw = r->job.rows.rw;
-    r->job.rows.hs = r->job.rows.rw = NULL;
-    r->counts = (moee_embed_counts){r->end - r->first, r->job.rows.tokens, r->job.rows.truncated};
-    return 0;
+    r->out.counts = (moee_embed_counts){r->end - r->first, r->job.rows.tokens, r->job.rows.truncated};
+    return rc ? fail_record(r->in, err) : 0;
 }
 
-/* The statistics of one part: from --stats-in (moved out of *loaded), or over the input. */
-static int part_stats(embed_run *r, const char *part, const float *x, int64_t dim, moee_stats *loaded,
-                      moee_stats *out) {
-    const char *stats_in = r->a->stats_in;
-    if (stats_in) {
-        if (loaded->dim == 0) return fail("%s: holds no \"%s\" statistics", stats_in, part);
-        if (loaded->dim != dim)
-            return fail("%s: \"%s\" statistics have %" PRId64 " dimensions, this model's %s has %" PRId64,
-                        stats_in, part, loaded->dim, part, dim);
-        *out = *loaded;
-        memset(loaded, 0, sizeof *loaded);
-        return 0;
-    }
-    char msg[256];
-    if (moee_stats_compute(x, r->n, dim, out, msg, sizeof msg))
-        return fail("%s over the input: %s (use --stats-in FILE or --standardize off)", part, msg);
-    return 0;
-}
-
-/* Standardized copies (or the raw rows themselves, standardized in place, when no
- * kind wants them raw: that saves a copy of the largest arrays). */
-static int standardize(embed_run *r) {
-    const embed_args *a = r->a;
+/* Statistics and kinds over raw rows of every record (moee_embed_finish), with the counts
+ * and truncated records they came with. */
+static int finish_rows(embed_run *r, const moee_embed_options *opt, const float *hs, const float *rw, int64_t tokens,
+                       int64_t truncated, const int64_t *truncated_rows) {
     char err[1024];
-    moee_stats loaded_hs = {0}, loaded_rw = {0};
-    if (a->stats_in && (r->stats_hs || r->stats_rw) &&
-        moee_stats_load(a->stats_in, &loaded_hs, &loaded_rw, err, sizeof err))
-        return fail("%s", err);
-    int rc = (r->stats_hs && part_stats(r, "hs", r->hs, r->H, &loaded_hs, &r->hs_stats)) ||
-             (r->stats_rw && part_stats(r, "rw", r->rw, r->R, &loaded_rw, &r->rw_stats));
-    moee_stats_free(&loaded_hs);
-    moee_stats_free(&loaded_rw);
-    if (rc) return 1;
-    if (r->std_hs || r->std_rw) r->stats_source = a->stats_in ? a->stats_in : "input";
-
-    int raw_hs = 0, raw_rw = 0;
-    for (int k = 0; k < a->n_kinds; k++) {
-        raw_hs |= !r->standardized[k] && uses_hs(a->kinds[k]);
-        raw_rw |= !r->standardized[k] && uses_rw(a->kinds[k]);
+    if (moee_embed_finish(r->m, opt, hs, rw, r->in->n, &r->out, err, sizeof err)) {
+        if (r->a->stats_in && !strncmp(err, "the statistics", 14)) return fail("%s: %s", r->a->stats_in, err);
+        return fail_record(r->in, err);
     }
-    if (r->std_hs) {
-        r->hs_std = raw_hs ? alloc_rows(r->n, r->H) : r->hs;
-        if (!r->hs_std) return fail("out of memory");
-        if (raw_hs) memcpy(r->hs_std, r->hs, (size_t)(r->n * r->H) * sizeof(float));
-        moee_stats_apply(&r->hs_stats, r->hs_std, r->n);
-    }
-    if (r->std_rw) {
-        r->rw_std = raw_rw ? alloc_rows(r->n, r->R) : r->rw;
-        if (!r->rw_std) return fail("out of memory");
-        if (raw_rw) memcpy(r->rw_std, r->rw, (size_t)(r->n * r->R) * sizeof(float));
-        moee_stats_apply(&r->rw_stats, r->rw_std, r->n);
-    }
+    r->out.counts = (moee_embed_counts){r->in->n, tokens, truncated};
+    if (truncated) memcpy(r->out.truncated_rows, truncated_rows, (size_t)truncated * sizeof *truncated_rows);
     return 0;
 }
 
-/* One output array per kind. */
-static int build_kinds(embed_run *r) {
+/* Every kind, through the one pipeline. */
+static int embed_all(embed_run *r) {
     const embed_args *a = r->a;
+    int64_t n = r->in->n;
+    moee_embed_options opt = a->opt;
+    opt.token_ids = a->ids_path != NULL;
+    char err[1024];
+    if (a->stats_in) {
+        if (moee_statistics_load(a->stats_in, &r->stats_in, err, sizeof err)) return fail("%s", err);
+        if (moee_statistics_check(&r->stats_in, r->m, &opt, err, sizeof err)) return fail("%s: %s", a->stats_in, err);
+        opt.stats = &r->stats_in;
+    }
+    if (a->is_shard) return embed_journaled(r, &opt);   /* raw rows only: the rest is merge's */
     for (int k = 0; k < a->n_kinds; k++) {
         moee_kind kind = (moee_kind)a->kinds[k];
-        const float *h = r->standardized[k] ? r->hs_std : r->hs, *w = r->standardized[k] ? r->rw_std : r->rw;
-        int64_t dim = moee_kind_dim(kind, r->H, r->R);
-        if (kind == MOEE_KIND_HS || kind == MOEE_KIND_RW) {
-            r->arrays[k] = (output_array){moee_kind_name(kind), kind == MOEE_KIND_HS ? h : w, r->n, dim};
-            continue;
-        }
-        if (!(r->outs[k] = alloc_rows(r->n, dim))) return fail("out of memory");
-        moee_kind_combine(kind, h, w, r->n, r->H, r->R, a->alpha, r->outs[k]);
-        r->arrays[k] = (output_array){moee_kind_name(kind), r->outs[k], r->n, dim};
+        int64_t dim = moee_kind_dim(kind, r->info->hs_dim, r->info->rw_dim);
+        if (!(r->out.kinds[kind] = malloc((size_t)((n > 0 ? n : 1) * dim) * sizeof(float))))
+            return fail("out of memory for %" PRId64 " texts", n);
+        r->arrays[k] = (output_array){moee_kind_name(kind), r->out.kinds[kind], n, dim};
     }
-    return 0;
+    if (a->stats_out || (r->standardizes && (n > 0 || a->stats_in))) r->out.stats_out = &r->stats;
+    if (!(r->out.truncated_rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->out.truncated_rows)))
+        return fail("out of memory for %" PRId64 " texts", n);
+    if (r->given)
+        return finish_rows(r, &opt, r->given->hs, r->given->rw, r->given->tokens, r->given->truncated,
+                           r->given->truncated_rows);
+    if (r->job.j.fd >= 0)
+        return embed_journaled(r, &opt) || finish_rows(r, &opt, r->job.rows.hs, r->job.rows.rw, r->job.rows.tokens,
+                                                       r->job.rows.truncated, r->job.rows.truncated_rows);
+
+    progress_state progress = {0};
+    clock_gettime(CLOCK_MONOTONIC, &progress.start);
+    if (!a->quiet && isatty(2)) {
+        opt.progress = show_progress;
+        opt.progress_user = &progress;
+    }
+    moee_input input = a->ids_path ? (moee_input){.ids = (const int32_t *const *)r->in->ids, .id_lens = r->in->id_lens, .n = n}
+                                   : (moee_input){.texts = r->in->texts, .lens = r->in->lens, .n = n};
+    int rc = moee_embed(r->m, &opt, &input, &r->out, err, sizeof err);
+    if (progress.shown) fputc('\n', stderr);
+    r->seconds = seconds_since(&progress.start);
+    if (rc && a->stats_in && !strncmp(err, "the statistics", 14)) return fail("%s: %s", a->stats_in, err);
+    return rc ? fail_record(r->in, err) : 0;
 }
 
 /* The .jsonl ids: the input's, and the record index where a record has none. */
 static const char **jsonl_ids(const embed_run *r, char **numbers) {
-    const char **ids = calloc((size_t)(r->n > 0 ? r->n : 1), sizeof *ids);
-    *numbers = malloc((size_t)(r->n > 0 ? r->n : 1) * 24);
+    int64_t n = r->in->n;
+    const char **ids = calloc((size_t)(n > 0 ? n : 1), sizeof *ids);
+    *numbers = malloc((size_t)(n > 0 ? n : 1) * 24);
     if (!ids || !*numbers) { free(ids); free(*numbers); *numbers = NULL; return NULL; }
-    for (int64_t i = 0; i < r->n; i++) {
+    for (int64_t i = 0; i < n; i++) {
         if (r->in->id_json[i]) { ids[i] = r->in->id_json[i]; continue; }
         snprintf(*numbers + 24 * i, 24, "%" PRId64, i);
         ids[i] = *numbers + 24 * i;
@@ -731,8 +628,7 @@ static int write_outputs(embed_run *r) {
     struct stat st;   /* stdout, a device or a FIFO: no sidecar beside it, never removed */
     int to_stdout = !strcmp(out, "-") || (stat(out, &st) == 0 && !S_ISREG(st.st_mode));
     char err[1024];
-    if (a->stats_out && moee_stats_save(a->stats_out, r->stats_hs ? &r->hs_stats : NULL,
-                                        r->stats_rw ? &r->rw_stats : NULL, err, sizeof err))
+    if (a->stats_out && moee_statistics_save(a->stats_out, &r->stats, err, sizeof err))
         return fail("%s", err);
     int rc;
     if (a->format == FMT_NPY) {
@@ -751,9 +647,10 @@ static int write_outputs(embed_run *r) {
         char *sidecar = malloc(strlen(out) + 6);
         if (sidecar) {
             sprintf(sidecar, "%s.json", out);
-            sidecar_info s = {a, r->info, &r->counts, moee_rw_source_resolve(r->m, a->opt.rw_source),
-                              r->standardized, r->stats_source, r->stats_hs ? r->hs_stats.count : 0,
-                              r->stats_rw ? r->rw_stats.count : 0};
+            int standardized = r->standardizes && r->out.stats_out;
+            sidecar_info s = {a, r->info, &r->out.counts, moee_rw_source_resolve(r->m, a->opt.rw_source),
+                              standardized ? (a->stats_in ? a->stats_in : "input") : NULL,
+                              r->stats.hs.count, r->stats.rw.count};
             rc = write_sidecar(sidecar, &s, err, sizeof err);
             free(sidecar);
         } else {
@@ -770,13 +667,10 @@ static int write_outputs(embed_run *r) {
 }
 
 static void run_free(embed_run *r) {
-    for (int k = 0; k < 4; k++) free(r->outs[k]);
-    if (r->hs_std != r->hs) free(r->hs_std);
-    if (r->rw_std != r->rw) free(r->rw_std);
-    free(r->hs);
-    free(r->rw);
-    moee_stats_free(&r->hs_stats);
-    moee_stats_free(&r->rw_stats);
+    for (int k = 0; k < 4; k++) free(r->out.kinds[k]);
+    free(r->out.truncated_rows);
+    moee_statistics_free(&r->stats);
+    moee_statistics_free(&r->stats_in);
     moee_model_free(r->m);
 }
 
@@ -799,7 +693,7 @@ static int settle_job(embed_run *r, int rc, int writing_failed) {
     return rc;
 }
 
-static int embed_command(int argc, char **argv, embed_given_rows *given) {
+static int embed_command(int argc, char **argv, const embed_given_rows *given) {
     embed_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc == 2 ? 0 : 1;
@@ -807,81 +701,77 @@ static int embed_command(int argc, char **argv, embed_given_rows *given) {
     char err[1024];
     embed_input in;
     memset(&in, 0, sizeof in);
-    if (given) {   /* the rows of moee merge: no input to read */
+    if (given) {   /* the rows of moee merge: no input to read; lines only where merge reports them */
         in.name = a.ids_path ? a.ids_path : a.input ? a.input : "stdin";
         in.n = given->n;
         in.id_json = given->ids;
-        given->ids = NULL;
-        rc = 0;
+        in.line = calloc((size_t)(given->n > 0 ? given->n : 1), sizeof *in.line);
+        if (!in.line) return fail("out of memory");
+        for (int64_t t = 0; t < given->truncated; t++) in.line[given->truncated_rows[t]] = given->truncated_lines[t];
     } else {
         rc = a.ids_path ? embed_input_read_ids(&in, a.ids_path, err, sizeof err)
            : a.jsonl ? embed_input_read_jsonl(&in, a.input, a.field, a.id_field, err, sizeof err)
            : embed_input_read_text(&in, a.input, err, sizeof err);
-    }
-    if (rc) {
-        embed_input_free(&in);
-        return fail("%s", err);
+        if (rc) {
+            embed_input_free(&in);
+            return fail("%s", err);
+        }
     }
     embed_run r = {0};
     r.a = &a;
     r.in = &in;
+    r.given = given;
     r.job.j.fd = -1;
-    if (moee_model_load(a.model, &r.m, err, sizeof err)) {
+    r.end = in.n;
+    if (a.is_shard) shard_range(a.shard, in.n, &r.first, &r.end);
+    for (int k = 0; k < a.n_kinds; k++) r.standardizes |= moee_kind_standardized(a.opt.standardize, (moee_kind)a.kinds[k]);
+    if (check_enough_texts(&r)) rc = 1;
+    else if (moee_model_load(a.model, &r.m, err, sizeof err)) rc = fail("%s", err);
+    if (rc) {
+        if (given) { in.id_json = NULL; free(in.line); in.line = NULL; }
         embed_input_free(&in);
-        return fail("%s", err);
+        return 1;
     }
-    moee_set_threads(a.threads);
     r.info = moee_model_get_info(r.m);
-    r.n = in.n;
-    r.H = r.info->hs_dim;
-    r.R = r.info->rw_dim;
-    r.first = 0;
-    r.end = r.n;
-    if (a.is_shard) shard_range(a.shard, r.n, &r.first, &r.end);
-    plan_parts(&r);
 
-    int writing_failed = 0;
-    if (r.want_rw && r.R == 0) {
-        rc = fail("%s: the model has no MoE layer, so no routing weights", a.model);
-    } else if (given) {
+    if (given) {   /* the shards must be this run: same model (fingerprint), options and input */
         job_desc mine;
         char diff[768];
         a.is_shard = 1;   /* described as the shards were */
         a.shard = (shard_spec){given->desc->shard_k, given->desc->shard_n};
-        rc = describe_job(&r, job_desc_get(given->desc, "input (content fingerprint)"), &mine, err, sizeof err) ? fail("%s", err) : 0;
+        rc = describe_job(&r, job_desc_get(given->desc, "input (content fingerprint)"), &mine, err, sizeof err)
+           ? fail("%s", err) : 0;
         a.is_shard = 0;
         if (rc == 0 && job_desc_differ(given->desc, &mine, "the shards have", "this merge has", diff, sizeof diff))
             rc = fail("the shards do not match this merge: %s", diff);
         if (rc == 0) job_desc_free(&mine);
-        r.hs = given->hs;
-        r.rw = given->rw;
-        given->hs = given->rw = NULL;
-        r.counts = (moee_embed_counts){given->n, given->tokens, given->truncated};
         r.seconds = given->seconds;
-        rc = rc || standardize(&r) || build_kinds(&r) || write_outputs(&r);
+        rc = rc || embed_all(&r) || write_outputs(&r);
     } else {
-        rc = open_job(&r) || embed_inputs(&r) || (!a.is_shard && (standardize(&r) || build_kinds(&r)));
+        int writing_failed = 0;
+        rc = open_job(&r) || embed_all(&r);
         if (rc == 0 && !a.is_shard) {
             rc = write_outputs(&r);
             writing_failed = rc != 0;
         }
         rc = settle_job(&r, rc, writing_failed);
     }
-
+    if (rc == 0 && !a.is_shard) report_truncated(&r);
     if (rc == 0 && !a.quiet) {
-        int64_t texts = r.end - r.first;
-        if (r.counts.truncated)
-            fprintf(stderr, "moee embed: %" PRId64 " of %" PRId64 " texts were longer than the model's context "
-                    "(%d tokens) and were truncated\n", r.counts.truncated, texts, r.info->context_length);
-        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", texts,
-                r.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.counts.tokens / r.seconds : 0.0,
+        if (a.is_shard && r.out.counts.truncated)
+            fprintf(stderr, "moee embed: %" PRId64 " texts were longer than the model's context and were truncated\n",
+                    r.out.counts.truncated);
+        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n",
+                r.end - r.first, r.out.counts.tokens, r.seconds,
+                r.seconds > 0 ? (double)r.out.counts.tokens / r.seconds : 0.0,
                 a.output && strcmp(a.output, "-") ? a.output : "stdout");
     }
     run_free(&r);
+    if (given) { in.id_json = NULL; free(in.line); in.line = NULL; }   /* merge's, not ours */
     embed_input_free(&in);
     return rc ? 1 : 0;
 }
 
 int cmd_embed(int argc, char **argv) { return embed_command(argc, argv, NULL); }
 
-int embed_with_rows(int argc, char **argv, embed_given_rows *given) { return embed_command(argc, argv, given); }
+int embed_with_rows(int argc, char **argv, const embed_given_rows *given) { return embed_command(argc, argv, given); }

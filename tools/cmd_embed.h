@@ -10,13 +10,16 @@
 typedef struct {
     const job_desc *desc;          /* what the shards were: checked against these options and the model */
     int64_t n;                     /* records of the whole input */
-    float *hs, *rw;                /* raw rows [n][desc->hs_dim], [n][desc->rw_dim]; taken over */
-    char **ids;                    /* [n] id JSON (entries may be NULL), or NULL; taken over */
+    const float *hs, *rw;          /* raw rows [n][desc->hs_dim], [n][desc->rw_dim] */
+    char **ids;                    /* [n] id JSON (entries may be NULL), or NULL */
     int64_t tokens, truncated;
+    const int64_t *truncated_rows; /* [truncated] record indices, in order */
+    const int64_t *truncated_lines;/* [truncated] their input lines */
     double seconds;                /* spent computing them */
 } embed_given_rows;
 
-/* argv as `moee embed` takes it (argv[0] the command's name); returns the exit status. */
-int embed_with_rows(int argc, char **argv, embed_given_rows *given);
+/* argv as `moee embed` takes it (argv[0] the command's name); returns the exit status.
+ * The rows stay the caller's. */
+int embed_with_rows(int argc, char **argv, const embed_given_rows *given);
 
 #endif

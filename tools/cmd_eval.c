@@ -4,10 +4,11 @@
  *
  * Two sources of embeddings:
  *   -m MODEL.gguf      every text a task needs is embedded once (deduplicated) with
- *                      moee_embed_raw -> raw HS and RW; each requested kind (hs, rw,
+ *                      moee_embed -> raw HS and RW; each requested kind (hs, rw,
  *                      moee, moee-sum at one or several alphas) is built from those
- *                      same vectors, standardized over the task's texts as
- *                      `moee embed` does (on for rw / moee / moee-sum, off for hs);
+ *                      same vectors by moee_embed_finish, standardized over the
+ *                      task's texts as `moee embed` does (on for rw / moee /
+ *                      moee-sum, off for hs);
  *   --embeddings FILE  vectors computed elsewhere: JSONL {"text", "embedding"}, which
  *                      must cover every text the task uses.
  * Each (task, kind) gives one JSON result file (schema in tools/eval/results.c) and a
@@ -66,7 +67,7 @@ typedef struct {
     int n_alphas;
     const char *prompt, *template_text, *instruction;
     int task_instruction;                   /* --task-instruction: each dataset's e5 instruction */
-    int standardize;                        /* -1 = by kind */
+    moee_standardize standardize;
     moee_rw_source rw_source;
     moee_pool pool;
     int64_t batch_tokens;
@@ -113,8 +114,8 @@ static void usage(FILE *out) {
         "  --instruction TEXT    one instruction for every task, <|user|>\\n..\\n<|embed|>\\n format\n"
         "  --task-instruction    each dataset's e5 instruction (the paper's; reranking\n"
         "                        candidates get an empty one, as GritLM's corpus format)\n"
-        "  --standardize on|off  z-score HS and RW over the task's texts (default: on for rw,\n"
-        "                        moee, moee-sum; off for hs)\n"
+        "  --standardize M       auto, on or off: z-score HS and RW over the task's texts\n"
+        "                        (default: auto = on for rw, moee, moee-sum; off for hs)\n"
         "  --rw-source auto|logits|probs   (default auto: as the paper's code per architecture)\n"
         "  --pool last|mean      (default last)\n"
         "  --batch-tokens N      tokens per forward batch (default 8192)\n"
@@ -138,7 +139,7 @@ static int parse_options(int argc, char **argv, options *o) {
     eval_load_options_init(&o->load);
     eval_run_options_init(&o->run);
     o->prompt = "none";
-    o->standardize = -1;
+    o->standardize = MOEE_STANDARDIZE_AUTO;
     o->rw_source = MOEE_RW_AUTO;
     o->pool = MOEE_POOL_LAST;
     o->batch_tokens = 8192;
@@ -192,9 +193,10 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--instruction")) { NEED_VALUE(); o->instruction = v; }
         else if (!strcmp(a, "--standardize")) {
             NEED_VALUE();
-            if (!strcmp(v, "on")) o->standardize = 1;
-            else if (!strcmp(v, "off")) o->standardize = 0;
-            else { fprintf(stderr, "moee eval: --standardize must be on or off\n"); return -1; }
+            if (!strcmp(v, "auto")) o->standardize = MOEE_STANDARDIZE_AUTO;
+            else if (!strcmp(v, "on")) o->standardize = MOEE_STANDARDIZE_ON;
+            else if (!strcmp(v, "off")) o->standardize = MOEE_STANDARDIZE_OFF;
+            else { fprintf(stderr, "moee eval: --standardize must be auto, on or off\n"); return -1; }
         }
         else if (!strcmp(a, "--rw-source")) {
             NEED_VALUE();
@@ -427,6 +429,21 @@ static int run_with_file(run_state *st, const eval_dataset *d) {
     return report(st, &r, "embeddings");
 }
 
+/* The embedding options of a task (instruction: the queries'). */
+static moee_embed_options embed_options(const options *o, const char *instruction) {
+    moee_embed_options eo;
+    moee_embed_options_init(&eo);
+    eo.template_name = o->prompt;
+    eo.custom_template = o->template_text;
+    eo.instruction = instruction;
+    eo.pool = o->pool;
+    eo.rw_source = o->rw_source;
+    eo.batch_tokens = o->batch_tokens;
+    eo.threads = o->threads;
+    eo.standardize = o->standardize;
+    return eo;
+}
+
 /* Raw HS and RW of every text of d. Reranking candidates ("documents") get an empty
  * instruction when an instruction is in use. */
 static int embed_texts(run_state *st, const eval_dataset *d, const char *instruction, float *hs, float *rw,
@@ -444,17 +461,11 @@ static int embed_texts(run_state *st, const eval_dataset *d, const char *instruc
         for (int64_t i = 0; i < t->count; i++)
             if (t->document[i] == document) { texts[n] = t->text[i]; lens[n] = t->len[i]; rows[n] = i; n++; }
         if (!n) continue;
-        moee_embed_options eo;
-        moee_embed_options_init(&eo);
-        eo.template_name = o->prompt;
-        eo.custom_template = o->template_text;
-        eo.instruction = instruction ? (document ? "" : instruction) : NULL;
-        eo.pool = o->pool;
-        eo.rw_source = o->rw_source;
-        eo.batch_tokens = o->batch_tokens;
-        moee_embed_counts counts;
+        moee_embed_options eo = embed_options(o, instruction ? (document ? "" : instruction) : NULL);
+        moee_input in = {.texts = texts, .lens = lens, .n = n};
+        moee_output out = {.raw_hs = part_hs, .raw_rw = part_rw};
         char msg[768];
-        if (moee_embed_raw(st->model, &eo, texts, lens, n, part_hs, part_rw, &counts, msg, sizeof msg)) {
+        if (moee_embed(st->model, &eo, &in, &out, msg, sizeof msg)) {
             snprintf(err, err_size, "%s: %s", d->name, msg);
             rc = -1;
             break;
@@ -463,21 +474,11 @@ static int embed_texts(run_state *st, const eval_dataset *d, const char *instruc
             memcpy(hs + rows[k] * hs_dim, part_hs + k * hs_dim, (size_t)hs_dim * sizeof *hs);
             memcpy(rw + rows[k] * rw_dim, part_rw + k * rw_dim, (size_t)rw_dim * sizeof *rw);
         }
-        if (counts.truncated && !o->quiet)
-            fprintf(stderr, "moee eval: %s: %lld texts truncated to the model's context\n", d->name, (long long)counts.truncated);
+        if (out.counts.truncated && !o->quiet)
+            fprintf(stderr, "moee eval: %s: %lld texts truncated to the model's context\n", d->name, (long long)out.counts.truncated);
     }
     free(texts); free(lens); free(rows); free(part_hs); free(part_rw);
     return rc;
-}
-
-static int standardize_copy(const float *x, int64_t n, int64_t dim, float *out, char *err, size_t err_size) {
-    memcpy(out, x, (size_t)(n * dim) * sizeof *out);
-    if (n < 2) return 0;   /* one vector has no spread to scale by: keep it raw */
-    moee_stats s;
-    if (moee_stats_compute(x, n, dim, &s, err, err_size)) return -1;
-    moee_stats_apply(&s, out, n);
-    moee_stats_free(&s);
-    return 0;
 }
 
 static int run_with_model(run_state *st, const eval_dataset *d) {
@@ -495,51 +496,46 @@ static int run_with_model(run_state *st, const eval_dataset *d) {
     }
     double embed_seconds = now() - t0;
     if (!o->quiet) fprintf(stderr, "moee eval: %s: %lld texts embedded in %.1f s\n", d->name, (long long)n, embed_seconds);
-    /* standardized copies, made once (their statistics: all of the task's texts) */
-    float *hs_std = eval_calloc((size_t)(n * hs_dim), sizeof *hs_std), *rw_std = eval_calloc((size_t)(n * rw_dim), sizeof *rw_std);
-    int rc = standardize_copy(hs, n, hs_dim, hs_std, err, sizeof err);
-    if (!rc) rc = standardize_copy(rw, n, rw_dim, rw_std, err, sizeof err);
-    if (rc) fprintf(stderr, "moee eval: %s: %s\n", d->name, err);
     float *combined = eval_calloc((size_t)(n * (hs_dim + rw_dim)), sizeof *combined);
     double *emb = eval_calloc((size_t)(n * (hs_dim + rw_dim)), sizeof *emb);
+    int rc = 0;
     for (int ki = 0; ki < o->n_kinds && !rc; ki++) {
         moee_kind kind = (moee_kind)o->kinds[ki];
-        int standardize = o->standardize >= 0 ? o->standardize : kind != MOEE_KIND_HS;
         int n_alphas = kind == MOEE_KIND_MOEE_SUM ? o->n_alphas : 1;
         for (int ai = 0; ai < n_alphas && !rc; ai++) {
             double t1 = now();
-            float alpha = kind == MOEE_KIND_MOEE_SUM ? o->alphas[ai] : 1.0f;
-            int64_t dim = moee_kind_dim(kind, hs_dim, rw_dim);
-            moee_kind_combine(kind, standardize ? hs_std : hs, standardize ? rw_std : rw, n, hs_dim, rw_dim, alpha, combined);
-            for (int64_t i = 0; i < n * dim; i++) {
-                emb[i] = combined[i];
-                if (!isfinite(emb[i])) {
-                    fprintf(stderr, "moee eval: %s: the %s vector of text %lld is not finite\n", d->name, moee_kind_name(kind), (long long)(i / dim));
-                    rc = -1;
-                    break;
-                }
+            /* the kinds of the task's texts: statistics over all of them, queries and documents */
+            moee_embed_options eo = embed_options(o, instruction);
+            eo.alpha = kind == MOEE_KIND_MOEE_SUM ? o->alphas[ai] : 1.0f;
+            moee_output out = {0};
+            out.kinds[kind] = combined;
+            if (moee_embed_finish(st->model, &eo, hs, rw, n, &out, err, sizeof err)) {
+                fprintf(stderr, "moee eval: %s: %s\n", d->name, err);
+                rc = -1;
+                break;
             }
-            if (rc) break;
+            int64_t dim = moee_kind_dim(kind, hs_dim, rw_dim);
+            for (int64_t i = 0; i < n * dim; i++) emb[i] = combined[i];
             eval_scores scores;
             if (eval_run_task(d, emb, dim, &o->run, &scores, err, sizeof err)) { fprintf(stderr, "moee eval: %s\n", err); rc = -1; break; }
             char column[64];
-            if (kind == MOEE_KIND_MOEE_SUM) snprintf(column, sizeof column, "%s@%g", moee_kind_name(kind), (double)alpha);
+            if (kind == MOEE_KIND_MOEE_SUM) snprintf(column, sizeof column, "%s@%g", moee_kind_name(kind), (double)eo.alpha);
             else snprintf(column, sizeof column, "%s", moee_kind_name(kind));
             eval_result r;
             fill_common(&r, o, d, &scores);
             r.kind = moee_kind_name(kind);
-            r.alpha = kind == MOEE_KIND_MOEE_SUM ? (double)alpha : NAN;
+            r.alpha = kind == MOEE_KIND_MOEE_SUM ? (double)eo.alpha : NAN;
             r.model = o->model;
             r.prompt = o->template_text ? NULL : o->prompt;
             r.template_text = o->template_text;
             r.instruction = instruction;
-            r.standardize = standardize;
+            r.standardize = moee_kind_standardized(o->standardize, kind);
             r.embed_seconds = embed_seconds;
             r.seconds = embed_seconds + (now() - t1);
             rc = report(st, &r, column);
         }
     }
-    free(hs); free(rw); free(hs_std); free(rw_std); free(combined); free(emb);
+    free(hs); free(rw); free(combined); free(emb);
     return rc;
 }
 

@@ -79,9 +79,23 @@ static int parse_args(int argc, char **argv, merge_args *a) {
     return 0;
 }
 
+/* All parts' rows, in input order. */
+typedef struct {
+    int64_t n;
+    float *hs, *rw;
+    char **ids;
+    int64_t tokens, truncated;
+    int64_t (*truncated_at)[2];    /* [truncated] record index, input line */
+} merged_rows;
+
+static int by_index(const void *x, const void *y) {
+    int64_t a = ((const int64_t *)x)[0], b = ((const int64_t *)y)[0];
+    return (a > b) - (a < b);
+}
+
 /* Reads every part into one set of rows in input order, checking that they are the N
  * shards of one job. desc0 receives the first part's description. */
-static int gather(const merge_args *a, job_desc *desc0, embed_given_rows *g) {
+static int gather(const merge_args *a, job_desc *desc0, merged_rows *g) {
     char err[1024];
     int64_t *owner = NULL;   /* [N]: which part holds shard K, -1 none */
     int rc = 0;
@@ -123,7 +137,13 @@ static int gather(const merge_args *a, job_desc *desc0, embed_given_rows *g) {
                 rows.ids[i] = NULL;
             }
             g->tokens += rows.tokens;
-            g->truncated += rows.truncated;
+            int64_t (*at)[2] = realloc(g->truncated_at, (size_t)(g->truncated + rows.truncated + 1) * sizeof *at);
+            if (!at) rc = fail("out of memory");
+            else g->truncated_at = at;
+            for (int64_t t = 0; rc == 0 && t < rows.truncated; t++) {
+                g->truncated_at[g->truncated][0] = rows.truncated_rows[t];
+                g->truncated_at[g->truncated++][1] = rows.truncated_lines[t];
+            }
         }
         job_rows_free(&rows, n);
         if (p > 0) job_desc_free(&d);
@@ -136,6 +156,7 @@ static int gather(const merge_args *a, job_desc *desc0, embed_given_rows *g) {
                       "0..%" PRId64 ")", k, desc0->shard_n, missing, desc0->shard_n - 1);
         }
     free(owner);
+    if (rc == 0 && g->truncated) qsort(g->truncated_at, (size_t)g->truncated, sizeof *g->truncated_at, by_index);
     return rc;
 }
 
@@ -144,8 +165,14 @@ int cmd_merge(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc) { free(a.parts); return rc == 2 ? 0 : 1; }
     job_desc desc = {0};
-    embed_given_rows g = {0};
+    merged_rows g = {0};
     rc = gather(&a, &desc, &g);
+    int64_t *truncated_rows = rc == 0 ? malloc((size_t)(g.truncated + 1) * 2 * sizeof(int64_t)) : NULL;
+    if (rc == 0 && !truncated_rows) rc = fail("out of memory");
+    for (int64_t t = 0; rc == 0 && t < g.truncated; t++) {
+        truncated_rows[t] = g.truncated_at[t][0];
+        truncated_rows[g.truncated + t] = g.truncated_at[t][1];
+    }
     if (rc == 0) {
         /* `moee embed` with the shards' options; later options win, so -o and -m are appended */
         const char **args = calloc((size_t)desc.n_args + 16, sizeof *args);
@@ -161,14 +188,17 @@ int cmd_merge(int argc, char **argv) {
             if (a.model) { args[n++] = "-m"; args[n++] = a.model; }
             if (a.threads) { args[n++] = "-t"; args[n++] = a.threads; }
             if (a.quiet) args[n++] = "-q";
-            g.desc = &desc;
-            rc = embed_with_rows(n, (char **)args, &g);
+            embed_given_rows given = {&desc, g.n, g.hs, g.rw, g.ids, g.tokens, g.truncated, truncated_rows,
+                                      truncated_rows + g.truncated, 0};
+            rc = embed_with_rows(n, (char **)args, &given);
             free(args);
         }
     }
     if (g.ids)
         for (int64_t i = 0; i < g.n; i++) free(g.ids[i]);
     free(g.ids);
+    free(g.truncated_at);
+    free(truncated_rows);
     free(g.hs);
     free(g.rw);
     job_desc_free(&desc);

@@ -206,6 +206,9 @@ static int rows_alloc(job_rows *r, const job_desc *d, int with_ids) {
     if (d->hs_dim && !(r->hs = malloc(m * (size_t)d->hs_dim * sizeof(float)))) return -1;
     if (d->rw_dim && !(r->rw = malloc(m * (size_t)d->rw_dim * sizeof(float)))) return -1;
     if (with_ids && !(r->ids = calloc(m, sizeof *r->ids))) return -1;
+    if (!(r->truncated_rows = malloc(m * sizeof *r->truncated_rows)) ||
+        !(r->truncated_lines = calloc(m, sizeof *r->truncated_lines)))
+        return -1;
     return 0;
 }
 
@@ -213,6 +216,9 @@ void job_rows_free(job_rows *r, int64_t n) {
     if (r->ids)
         for (int64_t i = 0; i < n; i++) free(r->ids[i]);
     free(r->ids);
+    free(r->lines);
+    free(r->truncated_rows);
+    free(r->truncated_lines);
     free(r->hs);
     free(r->rw);
     memset(r, 0, sizeof *r);
@@ -229,6 +235,14 @@ static int take_rows(const job_desc *d, job_rows *r, const journal_chunk *c, int
         truncated > count)
         goto bad;
     p += ROWS_FIXED;
+    if ((uint64_t)(end - p) / 16 < truncated) goto bad;
+    for (uint64_t t = 0; t < truncated; t++, p += 16) {
+        uint64_t index = journal_get_u64(p), line = journal_get_u64(p + 8);
+        int64_t prev = r->truncated + (int64_t)t > 0 ? r->truncated_rows[r->truncated + (int64_t)t - 1] : -1;
+        if (index < first || index >= first + count || (int64_t)index <= prev || line > INT64_MAX) goto bad;
+        r->truncated_rows[r->truncated + (int64_t)t] = (int64_t)index;
+        r->truncated_lines[r->truncated + (int64_t)t] = (int64_t)line;
+    }
     for (uint64_t i = 0; i < count; i++) {
         if (end - p < 4) goto bad;
         uint32_t len = journal_get_u32(p);
@@ -260,6 +274,7 @@ bad:
 
 /* Appends records [done, done + count) of the rows (already computed) as one ROWS chunk. */
 static int append_rows(embed_job *job, int64_t count, int64_t tokens, int64_t truncated, char *err, size_t err_size) {
+    /* the new truncated records are at truncated_rows[r->truncated ...) */
     const job_desc *d = &job->desc;
     job_rows *r = &job->rows;
     unsigned char fixed[ROWS_FIXED];
@@ -267,11 +282,17 @@ static int append_rows(embed_job *job, int64_t count, int64_t tokens, int64_t tr
     journal_put_u64(fixed + 8, (uint64_t)count);
     journal_put_u64(fixed + 16, (uint64_t)tokens);
     journal_put_u64(fixed + 24, (uint64_t)truncated);
-    size_t ids_size = 4 * (size_t)count;
+    size_t ids_size = 16 * (size_t)truncated + 4 * (size_t)count;
     for (int64_t i = 0; r->ids && i < count; i++)
         if (r->ids[r->done + i]) ids_size += strlen(r->ids[r->done + i]);
     unsigned char *ids = malloc(ids_size), *p = ids;
     if (!ids) { snprintf(err, err_size, "%s: out of memory", job->j.path); return -1; }
+    for (int64_t t = r->truncated; t < r->truncated + truncated; t++, p += 16) {
+        int64_t index = r->truncated_rows[t];
+        r->truncated_lines[t] = r->lines ? r->lines[index - d->first] : 0;
+        journal_put_u64(p, (uint64_t)index);
+        journal_put_u64(p + 8, (uint64_t)r->truncated_lines[t]);
+    }
     for (int64_t i = 0; i < count; i++) {
         const char *id = r->ids ? r->ids[r->done + i] : NULL;
         size_t len = id ? strlen(id) : 0;
@@ -350,7 +371,7 @@ static int recover(embed_job *job, char *err, size_t err_size) {
 }
 
 int embed_job_open(embed_job *job, const char *journal_path, const job_desc *desc, int resume,
-                   const char *const *ids, char *err, size_t err_size) {
+                   const char *const *ids, const int64_t *lines, char *err, size_t err_size) {
     memset(job, 0, sizeof *job);
     job->j.fd = -1;
     if (!host_is_little_endian()) {
@@ -367,6 +388,13 @@ int embed_job_open(embed_job *job, const char *journal_path, const job_desc *des
             snprintf(err, err_size, "%s: out of memory", journal_path);
             goto fail;
         }
+    if (lines) {
+        if (!(job->rows.lines = malloc((size_t)(n > 0 ? n : 1) * sizeof *lines))) {
+            snprintf(err, err_size, "%s: out of memory", journal_path);
+            goto fail;
+        }
+        memcpy(job->rows.lines, lines, (size_t)n * sizeof *lines);
+    }
     if (resume) {
         if (journal_open(&job->j, journal_path, 1, err, err_size) == 0) {
             if (recover(job, err, err_size)) goto fail;
@@ -408,7 +436,8 @@ int embed_job_run(embed_job *job, job_compute_fn compute, void *user, int64_t ch
         if (count > n - r->done) count = n - r->done;
         int64_t tokens = 0, truncated = 0;
         if (compute(user, d->first + r->done, count, r->hs ? r->hs + r->done * d->hs_dim : NULL,
-                    r->rw ? r->rw + r->done * d->rw_dim : NULL, &tokens, &truncated, err, err_size))
+                    r->rw ? r->rw + r->done * d->rw_dim : NULL, &tokens, r->truncated_rows + r->truncated, &truncated,
+                    err, err_size))
             return -1;
         if (append_rows(job, count, tokens, truncated, err, err_size)) return -1;
         r->done += count;

@@ -18,6 +18,7 @@
  *    "shard": [K, N], "records": [FIRST, END, TOTAL], "dims": [HS, RW]}
  * then one ROWS chunk per group of records:
  *   u64 first, u64 count, u64 tokens, u64 truncated,
+ *   per truncated record: u64 index, u64 input line,
  *   per record: u32 id length + id bytes (the record's id as JSON; 0xFFFFFFFF = none),
  *   f32 hs[count][HS], f32 rw[count][RW]   (little-endian)
  * and, when the job is done (shards only), an END chunk: u64 texts, tokens, truncated.
@@ -59,8 +60,11 @@ int job_desc_differ(const job_desc *a, const job_desc *b, const char *label_a, c
 typedef struct {
     float *hs, *rw;                /* [end-first][hs_dim], [end-first][rw_dim] (NULL when not kept) */
     char **ids;                    /* [end-first] id JSON or NULL; NULL when no record has one */
+    int64_t *lines;                /* [end-first] input line of each record, or NULL (not kept) */
     int64_t done;                  /* records [first, first + done) are filled */
     int64_t tokens, truncated;     /* counts over the done records */
+    int64_t *truncated_rows;       /* [truncated] record indices (absolute), in order */
+    int64_t *truncated_lines;      /* [truncated] their input lines */
 } job_rows;
 
 /* A running job: its journal and rows. */
@@ -77,14 +81,16 @@ typedef struct {
  * its rows (up to the first damaged chunk, which is cut off and computed again).
  * Otherwise a new journal; an existing one without resume is an error that says
  * so. ids: the records' ids as JSON ([desc->end - desc->first], entries may be NULL),
- * or NULL; they are copied into the rows and written with them. */
+ * or NULL; lines: their input lines, or NULL; both are copied, and written with the
+ * rows (lines for the truncated records only) for merge to report. */
 int embed_job_open(embed_job *job, const char *journal_path, const job_desc *desc, int resume,
-                   const char *const *ids, char *err, size_t err_size);
+                   const char *const *ids, const int64_t *lines, char *err, size_t err_size);
 
 /* Computes records [first, first + count) (absolute indices) into hs / rw
- * ([count][dim]), adding to *tokens and *truncated. */
-typedef int (*job_compute_fn)(void *user, int64_t first, int64_t count, float *hs, float *rw,
-                              int64_t *tokens, int64_t *truncated, char *err, size_t err_size);
+ * ([count][dim]): *tokens = their tokens, truncated_rows[0 .. *truncated) = the
+ * absolute indices of those truncated, in order. */
+typedef int (*job_compute_fn)(void *user, int64_t first, int64_t count, float *hs, float *rw, int64_t *tokens,
+                              int64_t *truncated_rows, int64_t *truncated, char *err, size_t err_size);
 
 /* Computes every record not done yet, in chunks of about chunk_tokens tokens
  * (estimated from the tokens per record seen so far, at first from guess_tokens

@@ -11,6 +11,7 @@ static const struct { const char *name; int (*run)(int argc, char **argv); const
     {"convert",  cmd_convert,  "Hugging Face checkpoint to GGUF"},
     {"synth",    cmd_synth,    "a random-weight model of a real architecture and shape"},
     {"info",     cmd_info,     "what a GGUF file holds"},
+    {"serve",    cmd_serve,    "an HTTP embedding server (OpenAI and TEI APIs)"},
 };
 
 static void usage(FILE *out) {

@@ -248,7 +248,9 @@ static int read_tensor_info(cursor *c, gguf_tensor *t) {
     if (read_u64(c, &t->offset, "tensor offset") < 0) return -1;
     const moee_type_traits *tt = moee_type(t->type);
     if (!tt) {
-        FAIL(c, "tensor '%s': unsupported tensor type %u", name, t->type);
+        const char *tn = moee_ggml_type_name(t->type);
+        if (tn) FAIL(c, "tensor '%s': type %s is not implemented by moee", name, tn);
+        else FAIL(c, "tensor '%s': unknown tensor type %u", name, t->type);
         return -1;
     }
     if (t->ne[0] % (uint64_t)tt->block_size) {

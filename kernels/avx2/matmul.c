@@ -214,7 +214,161 @@ static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
     few_tokens_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
 }
 
+/* ---- every other quantized type ----------------------------------------------------
+ * Tiles of 8 rows x 4 tokens over the type table's integer form (kernels/matmul.c):
+ * the packer stores each row's 32 values u - offset as signed bytes (they fit for
+ * every type) and the block's d, m, sc, mn from the table; the products are the
+ * Q8_0 ones above (|w| times x with w's sign, pairs into int32 at once). Types with
+ * two sub-block scales per 32 keep the halves (groups 0-3, 4-7) apart and combine
+ * them with the integer scales; types with a minimum add (float)msum * (m * d_x).
+ * Same integers, same float sequence as the scalar oracle: bit-identical. */
+
+typedef struct {
+    _Alignas(64) uint8_t q[PACK_BLOCKS][8][PACK_ROWS][4];
+    _Alignas(64) float d[PACK_BLOCKS][PACK_ROWS];
+    _Alignas(64) float m[PACK_BLOCKS][PACK_ROWS];
+    _Alignas(64) int32_t sc[PACK_BLOCKS][2][PACK_ROWS];
+    _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
+} generic_pack;
+
+INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
+                         int64_t b0, int64_t nb, generic_pack *pack) {
+    const size_t row_bytes = moee_type_row_bytes(type, W->cols);
+    const uint8_t *rp[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
+    const __m256i off = _mm256_set1_epi8((char)tt->offset);
+    for (int64_t pb = 0; pb < nb; pb++) {
+        __m256i r[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) r[i] = _mm256_sub_epi8(codes32(type, rp[i], b0 + pb), off);
+        transpose8_store(r, &pack->q[pb][0][0][0], sizeof pack->q[0][0]);
+        for (int i = 0; i < PACK_ROWS; i++) {
+            moee_block32 o;
+            tt->scales(rp[i], b0 + pb, &o);
+            pack->d[pb][i] = o.d;
+            pack->m[pb][i] = o.m;
+            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = o.sc[h]; pack->mn[pb][h][i] = o.mn[h]; }
+        }
+    }
+}
+
+/* sum over groups g0..g0+3 of the signed products of packed block pb with x */
+INLINE __m256i generic_groups(const generic_pack *pack, int64_t pb, int g0, const int8_t *x) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int g = g0; g < g0 + 4; g++) {
+        const __m256i w = _mm256_load_si256((const __m256i *)pack->q[pb][g]);
+        int32_t x4;
+        memcpy(&x4, x + 4 * g, 4);
+        const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(x4), w);   /* x * sign(w) */
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), xs), ones));
+    }
+    return acc;
+}
+
+INLINE __m256i generic_isum(int sub16, const generic_pack *pack, int64_t pb, const int8_t *x) {
+    const __m256i lo = generic_groups(pack, pb, 0, x), hi = generic_groups(pack, pb, 4, x);
+    if (!sub16) return _mm256_add_epi32(lo, hi);
+    return _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm256_load_si256((const __m256i *)pack->sc[pb][0])),
+                            _mm256_mullo_epi32(hi, _mm256_load_si256((const __m256i *)pack->sc[pb][1])));
+}
+
+INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matrix *W, const moee_qx *qx, float *Y,
+                         int64_t rt) {
+    generic_pack pack;
+    const moee_type_traits *tt = moee_type(type);
+    int64_t row[PACK_ROWS];
+    const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
+    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    float *y_tile = Y + rt * PACK_ROWS;
+    for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
+        const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
+        pack_generic(type, tt, W, row, b0, nb, &pack);
+        for (int64_t t0 = 0; t0 < qx->n_tokens; t0 += 4) {
+            const int n_tok = qx->n_tokens - t0 < 4 ? (int)(qx->n_tokens - t0) : 4;
+            __m256 acc[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                acc[j] = b0 == 0 || j >= n_tok ? _mm256_setzero_ps()
+                                               : _mm256_maskload_ps(y_tile + (t0 + j) * W->rows, row_mask);
+            for (int64_t pb = 0; pb < nb; pb++) {
+                const int64_t b = b0 + pb;
+                const __m256 dw = _mm256_load_ps(pack.d[pb]);
+                const float *dx = qx->d + b * qx->n_pad + t0;
+                const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    const __m256i isum = generic_isum(sub16, &pack, pb, qx->qs + (t0 + j) * qx->cols + b * MOEE_QK);
+                    /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+                    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
+                                                                 _mm256_mul_ps(dw, _mm256_set1_ps(dx[j]))));
+                    if (has_min) {
+                        __m256i msum = _mm256_set1_epi32(s[j]);
+                        if (sub16)
+                            msum = _mm256_add_epi32(
+                                _mm256_mullo_epi32(_mm256_load_si256((const __m256i *)pack.mn[pb][0]),
+                                                   _mm256_set1_epi32(s16[j])),
+                                _mm256_mullo_epi32(_mm256_load_si256((const __m256i *)pack.mn[pb][1]),
+                                                   _mm256_set1_epi32(s[j] - s16[j])));
+                        acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(msum),
+                                                                     _mm256_mul_ps(_mm256_load_ps(pack.m[pb]),
+                                                                                   _mm256_set1_ps(dx[j]))));
+                    }
+                }
+            }
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                if (j < n_tok) _mm256_maskstore_ps(y_tile + (t0 + j) * W->rows, row_mask, acc[j]);
+        }
+    }
+}
+
+/* One kernel per type: type, sub16 and has_min are constants in each. */
+#define GENERIC(T, SUB16, MIN) \
+    static void rows_##T(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt) { \
+        generic_rows(MOEE_TYPE_##T, SUB16, MIN, W, qx, Y, rt); \
+    }
+GENERIC(Q4_1, 0, 1)
+GENERIC(Q5_0, 0, 0)
+GENERIC(Q5_1, 0, 1)
+GENERIC(IQ4_NL, 0, 0)
+GENERIC(Q2_K, 1, 1)
+GENERIC(Q3_K, 1, 0)
+GENERIC(Q4_K, 0, 1)
+GENERIC(Q5_K, 0, 1)
+GENERIC(Q6_K, 1, 0)
+GENERIC(IQ4_XS, 0, 0)
+#undef GENERIC
+
+typedef void (*generic_kernel)(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt);
+
+static generic_kernel generic_for(uint32_t type) {
+    switch (type) {
+    case MOEE_TYPE_Q4_1: return rows_Q4_1;
+    case MOEE_TYPE_Q5_0: return rows_Q5_0;
+    case MOEE_TYPE_Q5_1: return rows_Q5_1;
+    case MOEE_TYPE_IQ4_NL: return rows_IQ4_NL;
+    case MOEE_TYPE_Q2_K: return rows_Q2_K;
+    case MOEE_TYPE_Q3_K: return rows_Q3_K;
+    case MOEE_TYPE_Q4_K: return rows_Q4_K;
+    case MOEE_TYPE_Q5_K: return rows_Q5_K;
+    case MOEE_TYPE_Q6_K: return rows_Q6_K;
+    case MOEE_TYPE_IQ4_XS: return rows_IQ4_XS;
+    default: return NULL;
+    }
+}
+
 void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+    const generic_kernel gk = generic_for(W->type);
+    if (gk) {
+        const int64_t n_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1) nowait
+#endif
+        for (int64_t rt = 0; rt < n_tiles; rt++) gk(W, qx, Y, rt);
+        return;
+    }
     const int few = qx->n_tokens <= 2;   /* (measured: from 3 tokens on, packing pays) */
     const int64_t n_row_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
     /* Row tiles are handed out one at a time (eight for the few-token path): a thread
@@ -247,6 +401,17 @@ static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, i
 }
 
 int32_t moee_avx2_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) {   /* through the generic pack and isum */
+        const moee_type_traits *tt = moee_type(W->type);
+        generic_pack pack;
+        int64_t row[PACK_ROWS];
+        for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
+        pack_generic(W->type, tt, W, row, b, 1, &pack);
+        const __m256i isum = generic_isum(tt->sub16, &pack, 0, qx->qs + t * qx->cols + b * MOEE_QK);
+        int32_t lanes[8];
+        _mm256_storeu_si256((__m256i *)lanes, isum);
+        return lanes[0];
+    }
     return W->type == MOEE_TYPE_Q8_0 ? block_dot_typed(MOEE_TYPE_Q8_0, W, r, b, qx, t)
                                      : block_dot_typed(MOEE_TYPE_Q4_0, W, r, b, qx, t);
 }

@@ -99,4 +99,108 @@ static inline __attribute__((always_inline)) void pack_rows8(uint32_t type, int 
     }
 }
 
+/* ---- every other quantized type: the type table's integer form ---------------------
+ * codes32 gives the 32 unsigned codes u of 32-block b of a row (types.h,
+ * moee_block32), in element order, with 32-byte loads and shifts; the scales come
+ * from the type table (moee_type_traits.scales). */
+
+/* Bit j of the 32-bit word h as byte j: 0 or `val`. */
+static inline __attribute__((always_inline)) __m256i bits_to_bytes(uint32_t h, char val) {
+    const __m256i rep = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h),
+                                            _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(rep, bit), bit), _mm256_set1_epi8(val));
+}
+
+/* 16 bytes of nibbles as 32 values: low nibbles (elements 0..15), then high. */
+static inline __attribute__((always_inline)) __m256i nibbles32(const uint8_t *p) {
+    const __m128i q = _mm_loadu_si128((const __m128i *)p);
+    const __m128i m = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
+}
+
+/* 32 bytes at p shifted right by `shift` bits, low `mask` bits kept. */
+static inline __attribute__((always_inline)) __m256i field32(const uint8_t *p, int shift, char mask) {
+    const __m256i q = _mm256_loadu_si256((const __m256i *)p);
+    return _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(mask));
+}
+
+static inline __attribute__((always_inline)) __m256i iq4_lookup(__m256i nib) {
+    /* moee_iq4nl_values + 128 */
+    const __m256i table = _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153,
+                                           (char)166, (char)181, (char)197, (char)217, (char)241,
+                                           1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153,
+                                           (char)166, (char)181, (char)197, (char)217, (char)241);
+    return _mm256_shuffle_epi8(table, nib);
+}
+
+static inline __attribute__((always_inline)) __m256i codes32(uint32_t type, const uint8_t *row, int64_t b) {
+    const int k = (int)(b % 8);
+    uint32_t h;
+    switch (type) {
+    case MOEE_TYPE_Q8_0: return pack_block_values(type, 1, row + b * sizeof(moee_block_q8_0));
+    case MOEE_TYPE_Q4_0: return nibbles32(row + b * sizeof(moee_block_q4_0) + 2);
+    case MOEE_TYPE_Q4_1: return nibbles32(row + b * sizeof(moee_block_q4_1) + 4);
+    case MOEE_TYPE_IQ4_NL: return iq4_lookup(nibbles32(row + b * sizeof(moee_block_iq4_nl) + 2));
+    case MOEE_TYPE_Q5_0: {
+        const uint8_t *blk = row + b * sizeof(moee_block_q5_0);
+        memcpy(&h, blk + 2, 4);
+        return _mm256_or_si256(nibbles32(blk + 6), bits_to_bytes(h, 0x10));
+    }
+    case MOEE_TYPE_Q5_1: {
+        const uint8_t *blk = row + b * sizeof(moee_block_q5_1);
+        memcpy(&h, blk + 4, 4);
+        return _mm256_or_si256(nibbles32(blk + 8), bits_to_bytes(h, 0x10));
+    }
+    case MOEE_TYPE_Q2_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q2_K);
+        return field32(blk + 16 + (k / 4) * 32, 2 * (k % 4), 3);
+    }
+    case MOEE_TYPE_Q3_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q3_K);
+        return _mm256_or_si256(field32(blk + 32 + (k / 4) * 32, 2 * (k % 4), 3),
+                               _mm256_slli_epi16(field32(blk, k, 1), 2));
+    }
+    case MOEE_TYPE_Q4_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q4_K);
+        return field32(blk + 16 + (k / 2) * 32, 4 * (k & 1), 0x0f);
+    }
+    case MOEE_TYPE_Q5_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q5_K);
+        return _mm256_or_si256(field32(blk + 48 + (k / 2) * 32, 4 * (k & 1), 0x0f),
+                               _mm256_slli_epi16(field32(blk + 16, k, 1), 4));
+    }
+    case MOEE_TYPE_Q6_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q6_K);
+        const int hh = k / 4, g = k % 4;
+        return _mm256_or_si256(field32(blk + hh * 64 + (g & 1) * 32, 4 * (g >> 1), 0x0f),
+                               _mm256_slli_epi16(field32(blk + 128 + hh * 32, 2 * g, 3), 4));
+    }
+    default: /* MOEE_TYPE_IQ4_XS */
+        return iq4_lookup(nibbles32(row + (b / 8) * sizeof(moee_block_iq4_xs) + 8 + 16 * k));
+    }
+}
+
+/* Stores the 8 groups (dwords) of 8 rows' 32-byte vectors transposed: group g of
+ * the 8 rows at q + g * group_stride (32 bytes). */
+static inline __attribute__((always_inline)) void transpose8_store(const __m256i r[8], uint8_t *qb, size_t group_stride) {
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    _mm256_store_si256((__m256i *)(qb + 0 * group_stride), _mm256_permute2x128_si256(u0, u4, 0x20));
+    _mm256_store_si256((__m256i *)(qb + 1 * group_stride), _mm256_permute2x128_si256(u1, u5, 0x20));
+    _mm256_store_si256((__m256i *)(qb + 2 * group_stride), _mm256_permute2x128_si256(u2, u6, 0x20));
+    _mm256_store_si256((__m256i *)(qb + 3 * group_stride), _mm256_permute2x128_si256(u3, u7, 0x20));
+    _mm256_store_si256((__m256i *)(qb + 4 * group_stride), _mm256_permute2x128_si256(u0, u4, 0x31));
+    _mm256_store_si256((__m256i *)(qb + 5 * group_stride), _mm256_permute2x128_si256(u1, u5, 0x31));
+    _mm256_store_si256((__m256i *)(qb + 6 * group_stride), _mm256_permute2x128_si256(u2, u6, 0x31));
+    _mm256_store_si256((__m256i *)(qb + 7 * group_stride), _mm256_permute2x128_si256(u3, u7, 0x31));
+}
+
 #endif

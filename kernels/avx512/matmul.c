@@ -251,7 +251,177 @@ static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
     few_tokens_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
 }
 
+/* ---- every other quantized type ----------------------------------------------------
+ * The same tiles of 16 rows x 8 tokens over the type table's integer form
+ * (kernels/matmul.c): the packer makes each row's 32 codes u (codes32, pack.h) and
+ * reads the block's d, m, sc, mn from the table (moee_type_traits.scales); the
+ * micro-kernel's lanes start from -offset * (activation sum) and get 8 vpdpbusd as
+ * above. Types with two sub-block scales per 32 (Q2_K, Q3_K, Q6_K) keep the two
+ * halves (groups 0-3 and 4-7) apart and combine them with the integer scales; types
+ * with a minimum add (float)msum * (m * d_x). Same integers, same float sequence as
+ * the scalar oracle: bit-identical. */
+
+typedef struct {
+    _Alignas(64) uint8_t q[PACK_BLOCKS][8][PACK_ROWS][4];
+    _Alignas(64) float d[PACK_BLOCKS][PACK_ROWS];
+    _Alignas(64) float m[PACK_BLOCKS][PACK_ROWS];
+    _Alignas(64) int32_t sc[PACK_BLOCKS][2][PACK_ROWS];
+    _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
+} generic_pack;
+
+INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
+                         int64_t b0, int64_t nb, generic_pack *pack) {
+    const size_t row_bytes = moee_type_row_bytes(type, W->cols);
+    const uint8_t *rp[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
+    for (int64_t pb = 0; pb < nb; pb++) {
+        for (int half = 0; half < 2; half++) {
+            __m256i r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) r[i] = codes32(type, rp[8 * half + i], b0 + pb);
+            transpose8_store(r, &pack->q[pb][0][8 * half][0], sizeof pack->q[0][0]);
+        }
+        for (int i = 0; i < PACK_ROWS; i++) {
+            moee_block32 o;
+            tt->scales(rp[i], b0 + pb, &o);
+            pack->d[pb][i] = o.d;
+            pack->m[pb][i] = o.m;
+            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = o.sc[h]; pack->mn[pb][h][i] = o.mn[h]; }
+        }
+    }
+}
+
+/* The exact isum of packed block pb with token t (broadcast activation x, sums s, s16). */
+INLINE __m512i generic_isum(int sub16, int offset, const generic_pack *pack, int64_t pb, const int8_t *x,
+                            int32_t s, int32_t s16) {
+    if (!sub16) {
+        __m512i acc = _mm512_set1_epi32(-offset * s);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++)
+            acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512((const void *)pack->q[pb][g]),
+                                      _mm512_set1_epi32(*(const unaligned_i32 *)(x + 4 * g)));
+        return acc;
+    }
+    __m512i lo = _mm512_set1_epi32(-offset * s16), hi = _mm512_set1_epi32(-offset * (s - s16));
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        lo = _mm512_dpbusd_epi32(lo, _mm512_load_si512((const void *)pack->q[pb][g]),
+                                 _mm512_set1_epi32(*(const unaligned_i32 *)(x + 4 * g)));
+        hi = _mm512_dpbusd_epi32(hi, _mm512_load_si512((const void *)pack->q[pb][g + 4]),
+                                 _mm512_set1_epi32(*(const unaligned_i32 *)(x + 16 + 4 * g)));
+    }
+    return _mm512_add_epi32(_mm512_mullo_epi32(lo, _mm512_load_si512((const void *)pack->sc[pb][0])),
+                            _mm512_mullo_epi32(hi, _mm512_load_si512((const void *)pack->sc[pb][1])));
+}
+
+INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int NT, const generic_pack *pack,
+                         int64_t nb, const moee_qx *qx, int64_t t0, int64_t b0, __m512 acc[QTILE_T]) {
+    for (int64_t pb = 0; pb < nb; pb++) {
+        const int64_t b = b0 + pb;
+        const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
+        const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
+        const float *dx = qx->d + b * qx->n_pad + t0;
+        const __m512 dw = _mm512_load_ps(pack->d[pb]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++) {
+            const __m512i isum = generic_isum(sub16, offset, pack, pb, x + j * qx->cols, s[j], s16[j]);
+            /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum),
+                                                         _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
+            if (has_min) {
+                __m512i msum = _mm512_set1_epi32(s[j]);
+                if (sub16)
+                    msum = _mm512_add_epi32(
+                        _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][0]), _mm512_set1_epi32(s16[j])),
+                        _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][1]),
+                                           _mm512_set1_epi32(s[j] - s16[j])));
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(msum),
+                                                             _mm512_mul_ps(_mm512_load_ps(pack->m[pb]),
+                                                                           _mm512_set1_ps(dx[j]))));
+            }
+        }
+    }
+}
+
+INLINE void generic_token_tile(uint32_t type, int sub16, int offset, int has_min, int NT, const moee_matrix *W,
+                               const moee_qx *qx, const generic_pack *pack, int64_t b0, int64_t nb, int64_t t0,
+                               __mmask16 row_mask, float *y_tile) {
+    const int64_t n_tok = qx->n_tokens - t0;
+    __m512 acc[QTILE_T];
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++)
+        acc[j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
+                                       : _mm512_maskz_loadu_ps(row_mask, y_tile + (t0 + j) * W->rows);
+    generic_tile(type, sub16, offset, has_min, NT, pack, nb, qx, t0, b0, acc);
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++)
+        if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows, row_mask, acc[j]);
+}
+
+INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, const moee_matrix *W, const moee_qx *qx,
+                         float *Y, int64_t rt) {
+    generic_pack pack;
+    const moee_type_traits *tt = moee_type(type);
+    int64_t row[PACK_ROWS];
+    const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
+    const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
+    float *y_tile = Y + rt * PACK_ROWS;
+    for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
+        const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
+        pack_generic(type, tt, W, row, b0, nb, &pack);
+        int64_t t0 = 0;
+        for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
+            generic_token_tile(type, sub16, offset, has_min, QTILE_T, W, qx, &pack, b0, nb, t0, row_mask, y_tile);
+        if (t0 < qx->n_pad)
+            generic_token_tile(type, sub16, offset, has_min, 4, W, qx, &pack, b0, nb, t0, row_mask, y_tile);
+    }
+}
+
+/* One kernel per type: type, sub16, offset and has_min are constants in each. */
+#define GENERIC(T, SUB16, OFFSET, MIN) \
+    static void rows_##T(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt) { \
+        generic_rows(MOEE_TYPE_##T, SUB16, OFFSET, MIN, W, qx, Y, rt); \
+    }
+GENERIC(Q4_1, 0, 0, 1)
+GENERIC(Q5_0, 0, 16, 0)
+GENERIC(Q5_1, 0, 0, 1)
+GENERIC(IQ4_NL, 0, 128, 0)
+GENERIC(Q2_K, 1, 0, 1)
+GENERIC(Q3_K, 1, 4, 0)
+GENERIC(Q4_K, 0, 0, 1)
+GENERIC(Q5_K, 0, 0, 1)
+GENERIC(Q6_K, 1, 32, 0)
+GENERIC(IQ4_XS, 0, 128, 0)
+#undef GENERIC
+
+typedef void (*generic_kernel)(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt);
+
+static generic_kernel generic_for(uint32_t type) {
+    switch (type) {
+    case MOEE_TYPE_Q4_1: return rows_Q4_1;
+    case MOEE_TYPE_Q5_0: return rows_Q5_0;
+    case MOEE_TYPE_Q5_1: return rows_Q5_1;
+    case MOEE_TYPE_IQ4_NL: return rows_IQ4_NL;
+    case MOEE_TYPE_Q2_K: return rows_Q2_K;
+    case MOEE_TYPE_Q3_K: return rows_Q3_K;
+    case MOEE_TYPE_Q4_K: return rows_Q4_K;
+    case MOEE_TYPE_Q5_K: return rows_Q5_K;
+    case MOEE_TYPE_Q6_K: return rows_Q6_K;
+    case MOEE_TYPE_IQ4_XS: return rows_IQ4_XS;
+    default: return NULL;
+    }
+}
+
 void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+    const generic_kernel gk = generic_for(W->type);
+    if (gk) {
+        const int64_t n_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1) nowait
+#endif
+        for (int64_t rt = 0; rt < n_tiles; rt++) gk(W, qx, Y, rt);
+        return;
+    }
     const int few = qx->n_tokens < 4;
     const int64_t tile = few ? FEW_ROWS : PACK_ROWS;
     const int64_t n_row_tiles = (W->rows + tile - 1) / tile;
@@ -287,6 +457,19 @@ static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, i
 }
 
 int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) {   /* through the generic pack and isum */
+        const moee_type_traits *tt = moee_type(W->type);
+        generic_pack pack;
+        int64_t row[PACK_ROWS];
+        for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
+        pack_generic(W->type, tt, W, row, b, 1, &pack);
+        const int64_t at = b * qx->n_pad + t;
+        const __m512i isum = generic_isum(tt->sub16, tt->offset, &pack, 0, qx->qs + t * qx->cols + b * MOEE_QK,
+                                          qx->sum[at], qx->sum16[at]);
+        int32_t lanes[16];
+        _mm512_storeu_si512((void *)lanes, isum);
+        return lanes[0];
+    }
     return W->type == MOEE_TYPE_Q8_0 ? block_dot_typed(MOEE_TYPE_Q8_0, W, r, b, qx, t)
                                      : block_dot_typed(MOEE_TYPE_Q4_0, W, r, b, qx, t);
 }

@@ -141,6 +141,7 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 }
 
 void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y); return; }
     const int64_t n_row_tiles = (W->rows + TILE_R - 1) / TILE_R;
     {
         int64_t rt0, rt1;
@@ -151,6 +152,7 @@ void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
 }
 
 int32_t moee_neon_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) return moee_scalar_block_dot(W, r, b, qx, t);
     /* the tile that holds (r, t), through the same code as the matmul */
     int64_t row[TILE_R] = {r, r, r, r}, t0 = t / TILE_T * TILE_T;
     int32x4_t sums[TILE_R];

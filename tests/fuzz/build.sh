@@ -4,6 +4,7 @@
 #   sh tests/fuzz/build.sh              # every target: build/fuzz/fuzz_<name>
 #   sh tests/fuzz/build.sh json gguf    # only these
 #   sh tests/fuzz/build.sh gen_seeds    # the seed generator (tests/fuzz/gen_seeds.c)
+#   sh tests/fuzz/build.sh gen_long     # the long-input generator (tests/fuzz/gen_long.c)
 #
 # The library folders (weights, kernels, tokenizer, engine) are compiled once with
 # -fsanitize=fuzzer-no-link,address,undefined (coverage without a main), then each
@@ -57,17 +58,25 @@ for src in $srcs; do
     fi
 done
 
-targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input shard}
+targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input http shard gen_long}
 for t in $targets; do
     if [ "$t" = gen_seeds ]; then
         # the seed generator: an ordinary program that also needs the model writer of tools/
         echo "  LD $OUT/gen_seeds"
         # shellcheck disable=SC2086
-        $CC $CFLAGS tests/fuzz/gen_seeds.c tools/convert/arch.c tools/convert/model_write.c $objs -lm -o "$OUT/gen_seeds"
+        $CC $CFLAGS tests/fuzz/gen_seeds.c tools/convert/arch.c tools/convert/model_write.c tools/convert/recipe.c $objs -lm -o "$OUT/gen_seeds"
+        continue
+    fi
+    if [ "$t" = gen_long ]; then
+        # the long-input generator (tests/fuzz/gen_long.c), an ordinary program
+        echo "  LD $OUT/gen_long"
+        # shellcheck disable=SC2086
+        $CC $CFLAGS tests/fuzz/gen_long.c $objs -lm -o "$OUT/gen_long"
         continue
     fi
     extra=""
     [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the targets that read a tools/ format
+    [ "$t" = http ] && extra="tools/serve/http.c tools/serve/api.c tools/serve/batcher.c tools/serve/metrics.c -lpthread"
     [ "$t" = shard ] && extra="tools/embed_job.c tools/journal.c tools/output.c"
     echo "  LD $OUT/fuzz_$t"
     # shellcheck disable=SC2086

@@ -1,8 +1,8 @@
 /* fuzz_model.c: mutated small model GGUFs through moee_model_load; a model that
  * loads then runs one forward pass over a few ids (two sequences, every output),
- * embeds the same ids with moee_embed_ids (whose rows must be finite: a model
+ * embeds the same ids with moee_embed (whose rows must be finite: a model
  * that computes NaN must give an error there) and, if it carries a tokenizer,
- * tokenizes a short text and embeds two texts with moee_embed_raw. Seeds: tests/fuzz/corpus/model/ (gen_seeds.c), and the golden
+ * tokenizes a short text and embeds two texts with moee_embed. Seeds: tests/fuzz/corpus/model/ (gen_seeds.c), and the golden
  * GGUFs of tests/data/golden/llamacpp-gguf/ can be added as extra seed folders. */
 #define FUZZ_NAME "model"
 #include "fuzz.h"
@@ -47,12 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float *rw = malloc(2 * ((size_t)in->rw_dim + 1) * sizeof *rw);
     moee_embed_options o;
     moee_embed_options_init(&o);
-    moee_embed_counts counts;
-    if (hs && rw && moee_embed_ids(m, &o, seqs, lens, 2, hs, rw, &counts, err, sizeof err) == 0) {
+    moee_input input = {.ids = seqs, .id_lens = lens, .n = 2};
+    moee_output out = {.raw_hs = hs, .raw_rw = in->rw_dim ? rw : NULL};
+    if (hs && rw && moee_embed(m, &o, &input, &out, err, sizeof err) == 0) {
         for (int64_t i = 0; i < 2 * (int64_t)in->hs_dim; i++)
-            if (!isfinite(hs[i])) { fprintf(stderr, "moee_embed_ids returned a non-finite value\n"); abort(); }
+            if (!isfinite(hs[i])) { fprintf(stderr, "moee_embed returned a non-finite value\n"); abort(); }
     } else if (hs && rw) {
-        fuzz_check_err(err, sizeof err, "moee_embed_ids");
+        fuzz_check_err(err, sizeof err, "moee_embed");
     }
     free(hs);
     free(rw);
@@ -75,8 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         o.replace_invalid_utf8 = 1;
         hs = malloc(2 * (size_t)in->hs_dim * sizeof *hs);
         rw = malloc(2 * ((size_t)in->rw_dim + 1) * sizeof *rw);
-        if (hs && rw && moee_embed_raw(m, &o, texts, text_lens, 2, hs, rw, &counts, err, sizeof err))
-            fuzz_check_err(err, sizeof err, "moee_embed_raw");
+        input = (moee_input){.texts = texts, .lens = text_lens, .n = 2};
+        out = (moee_output){.raw_hs = hs, .raw_rw = in->rw_dim ? rw : NULL};
+        if (hs && rw && moee_embed(m, &o, &input, &out, err, sizeof err))
+            fuzz_check_err(err, sizeof err, "moee_embed");
         free(hs);
         free(rw);
     }

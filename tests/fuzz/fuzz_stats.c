@@ -1,9 +1,10 @@
-/* fuzz_stats.c: arbitrary bytes as a statistics file through moee_stats_load; a
+/* fuzz_stats.c: arbitrary bytes as a statistics file through moee_statistics_load; a
  * file that loads is applied to a row (every mean and std must be finite, std >= 0). */
 #define FUZZ_NAME "stats"
 #include "fuzz.h"
 #include <math.h>
 #include "moee.h"
+#include "engine/embed.h"
 
 static void check(const moee_stats *s) {
     if (s->dim < 0 || (s->dim > 0 && (!s->mean || !s->std || s->count < 2))) abort();
@@ -21,14 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!path) return 0;
     char err[256];
     err[0] = 0;
-    moee_stats hs, rw;
-    if (moee_stats_load(path, &hs, &rw, err, sizeof err)) {
-        fuzz_check_err(err, sizeof err, "moee_stats_load");
+    moee_statistics s;
+    if (moee_statistics_load(path, &s, err, sizeof err)) {
+        fuzz_check_err(err, sizeof err, "moee_statistics_load");
         return 0;
     }
-    check(&hs);
-    check(&rw);
-    moee_stats_free(&hs);
-    moee_stats_free(&rw);
+    check(&s.hs);
+    check(&s.rw);
+    if (!s.prompt || strlen(s.model_fingerprint) > 32 || strlen(s.arch) > 15) abort();
+    moee_statistics_free(&s);
     return 0;
 }

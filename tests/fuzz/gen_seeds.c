@@ -19,6 +19,7 @@
 #include "tokenizer/byte_level.h"
 #include "tools/convert/arch.h"
 #include "tools/convert/model_write.h"
+#include "tools/convert/recipe.h"
 #include "weights/gguf.h"
 
 #define CORPUS "tests/fuzz/corpus/"
@@ -108,7 +109,8 @@ static int write_model(const char *path, const char *arch, uint32_t type, const 
         c->vocab_size = tokenizer_vocab_size(tok);
     }
     if (arch_tensor_plan(c, &plan, &n_plan, err, sizeof err)) goto done;
-    model_write_options wo = {type, tok, NULL, 0, "gen_seeds"};
+    /* every matrix in the one type (--pure): the recipe named like the type */
+    model_write_options wo = {recipe_by_name(moee_type(type)->name), 1, tok, NULL, 0, "gen_seeds"};
     model_write_stats stats;
     rc = model_write(path, c, plan, n_plan, &wo, fill, NULL, &stats, err, sizeof err);
 done:

@@ -5,8 +5,12 @@
 #   sh tests/fuzz/build.sh && sh tests/fuzz/run.sh 300            # every target
 #   sh tests/fuzz/run.sh 600 tokenizer_encode model               # some
 #
-# Each target starts from its seeds (tests/fuzz/corpus/NAME/) and keeps what it
-# learns in build/fuzz/corpus/NAME/ (reused by the next run). A crash, leak,
+# Each target first replays, once, the long inputs of build/fuzz/long/NAME/ that
+# tests/fuzz/gen_long.c writes (a 100 KB added token, 4 MB words, deep nesting,
+# millions of ids: what inputs capped at 4-64 KB never reach), under the same
+# memory limit; then it starts fuzzing from its seeds (tests/fuzz/corpus/NAME/)
+# and keeps what it learns in build/fuzz/corpus/NAME/ (reused by the next run).
+# `make fuzz FUZZ_SECONDS=600` builds everything and runs this. A crash, leak,
 # sanitizer report or timeout is written to build/fuzz/artifacts/NAME/ and the
 # target stops there; the log is build/fuzz/NAME.log. To keep a finding as a
 # regression input: minimize it (build/fuzz/fuzz_NAME -minimize_crash=1 -runs=10000
@@ -14,17 +18,29 @@
 # Run from the repository root.
 seconds=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-json gguf safetensors prompt stats tokenizer_encode tokenizer_gguf tokenizer_json embed_input model}
+targets=${*:-json gguf safetensors prompt stats tokenizer_encode tokenizer_gguf tokenizer_json embed_input http model}
 status=0
+if [ ! -d build/fuzz/long ] && [ -x build/fuzz/gen_long ]; then
+    build/fuzz/gen_long build/fuzz/long || status=1
+fi
 for t in $targets; do
     case $t in
         json|safetensors|stats|tokenizer_json|embed_input) extra="-dict=tests/fuzz/json.dict" ;;
         gguf|tokenizer_gguf) extra="-dict=tests/fuzz/gguf.dict -max_len=65536" ;;
         model) extra="-dict=tests/fuzz/gguf.dict -max_len=65536 -timeout=30" ;;
         tokenizer_encode) extra="-timeout=30" ;;
+        http) extra="-dict=tests/fuzz/http.dict" ;;
         *) extra="" ;;
     esac
     mkdir -p "build/fuzz/corpus/$t" "build/fuzz/artifacts/$t"
+    if [ -d "build/fuzz/long/$t" ]; then
+        echo "fuzz_$t: the long inputs of build/fuzz/long/$t, log build/fuzz/$t.long.log"
+        if ! nice -n 19 "build/fuzz/fuzz_$t" -timeout=120 -rss_limit_mb=2048 \
+                -artifact_prefix="build/fuzz/artifacts/$t/" "build/fuzz/long/$t"/* > "build/fuzz/$t.long.log" 2>&1; then
+            echo "fuzz_$t: A LONG INPUT FAILED: see build/fuzz/$t.long.log"
+            status=1
+        fi
+    fi
     echo "fuzz_$t: $seconds s, log build/fuzz/$t.log"
     # shellcheck disable=SC2086
     if ! nice -n 19 "build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
@@ -34,5 +50,6 @@ for t in $targets; do
         status=1
     fi
     grep -E '^stat::number_of_executed_units' "build/fuzz/$t.log" | sed "s/^/  /"
+    grep -E '^#[0-9]+.*cov: ' "build/fuzz/$t.log" | tail -n 1 | sed -E 's/^(#[0-9]+).*(cov: [0-9]+ ft: [0-9]+).*/  last: \1 \2/'
 done
 exit $status

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kernels/types.h"
 #include "tools/convert/arch.h"
 
 static const char *const arch_names[] = {"olmoe", "qwen2moe", "deepseek"};
@@ -443,28 +442,9 @@ int arch_tensor_plan(const model_config *c, tensor_plan **plan, size_t *n, char 
     return 0;
 }
 
-uint32_t arch_tensor_type(const tensor_plan *t, uint32_t want) {
-    if (t->role == ROLE_NORM || t->role == ROLE_BIAS || t->role == ROLE_ROUTER || t->role == ROLE_SHARED_GATE ||
-        t->n_dims == 1)
-        return MOEE_TYPE_F32;
-    const moee_type_traits *tt = moee_type(want);
-    if (tt && t->ne[0] % (uint64_t)tt->block_size) return MOEE_TYPE_F16;
-    return want;
-}
-
-uint32_t arch_file_type(uint32_t weight_type) {
-    switch (weight_type) {
-    case MOEE_TYPE_F16: return 1;    /* LLAMA_FTYPE_MOSTLY_F16 */
-    case MOEE_TYPE_Q4_0: return 2;   /* LLAMA_FTYPE_MOSTLY_Q4_0 */
-    case MOEE_TYPE_Q8_0: return 7;   /* LLAMA_FTYPE_MOSTLY_Q8_0 */
-    case MOEE_TYPE_BF16: return 32;  /* LLAMA_FTYPE_MOSTLY_BF16 */
-    default: return 0;               /* LLAMA_FTYPE_ALL_F32 */
-    }
-}
-
 /* ---- metadata ------------------------------------------------------------------ */
 
-void arch_write_metadata(const model_config *c, gguf_writer *w, uint32_t weight_type, int write_vocab_size) {
+void arch_write_metadata(const model_config *c, gguf_writer *w, int write_vocab_size) {
     const char *a = arch_name(c->arch);
     char key[96];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, a), key)
@@ -499,7 +479,4 @@ void arch_write_metadata(const model_config *c, gguf_writer *w, uint32_t weight_
     if (c->norm_topk_prob) gguf_writer_set_bool(w, KEY("expert_weights_norm"), 1);
     if (c->clip_qkv > 0) gguf_writer_set_f32(w, KEY("attention.clamp_kqv"), c->clip_qkv);
 #undef KEY
-    gguf_writer_set_u32(w, "general.file_type", arch_file_type(weight_type));
-    const moee_type_traits *tt = moee_type(weight_type);
-    if (tt && tt->is_quantized) gguf_writer_set_u32(w, "general.quantization_version", 2);
 }

@@ -45,10 +45,11 @@ typedef struct {
     unsigned char is_moe[ARCH_MAX_LAYERS];  /* per layer: 1 = routed experts, 0 = dense MLP */
 } model_config;
 
-/* How synth initializes a tensor, and which tensors stay F32 whatever --type says. */
+/* How synth initializes a tensor (which type it gets is the recipe's business:
+ * tools/convert/recipe.h). */
 typedef enum {
     ROLE_EMBEDDING,     /* token_embd */
-    ROLE_MATRIX,        /* attention, MLP, expert and output matrices: follow --type */
+    ROLE_MATRIX,        /* attention, MLP, expert and output matrices */
     ROLE_MATRIX_OUT,    /* the same, for those that write into the residual stream
                            (attn_output, ffn_down*): synth draws them smaller */
     ROLE_NORM,          /* RMSNorm weights: F32 */
@@ -95,19 +96,10 @@ int arch_config_preset(const char *arch, const char *shape, model_config *c,
 int arch_tensor_plan(const model_config *c, tensor_plan **plan, size_t *n,
                      char *err, size_t err_size);
 
-/* The ggml type a tensor gets when the user asked for `want`: F32 for norms,
- * biases and routers; F16 when a row is not a whole number of quantization
- * blocks (as llama.cpp falls back); else want. */
-uint32_t arch_tensor_type(const tensor_plan *t, uint32_t want);
-
-/* llama.cpp's general.file_type (LLAMA_FTYPE_*) for a weight type. */
-uint32_t arch_file_type(uint32_t weight_type);
-
-/* general.architecture, general.name, the {arch}.* hyperparameters,
- * general.file_type (and general.quantization_version for quantized types).
+/* general.architecture, general.name and the {arch}.* hyperparameters (the file
+ * type is the recipe's: tools/convert/model_write.c).
  * write_vocab_size: also write {arch}.vocab_size (deepseek always has it; llama.cpp
  * needs it for the others when the file has no tokenizer). */
-void arch_write_metadata(const model_config *c, gguf_writer *w, uint32_t weight_type,
-                         int write_vocab_size);
+void arch_write_metadata(const model_config *c, gguf_writer *w, int write_vocab_size);
 
 #endif

@@ -214,7 +214,7 @@ int convert_hf(const char *hf_dir, const char *out_path, const convert_options *
     char *config_path = path_join(hf_dir, "config.json");
     char name[128];
     if (!c || !config_path) { snprintf(err, err_size, "out of memory"); goto done; }
-    if (!moee_type(o->type)) { snprintf(err, err_size, "unsupported output type %u", o->type); goto done; }
+    if (!o->recipe) { snprintf(err, err_size, "no file type given"); goto done; }
 
     if (!file_exists(config_path)) {
         snprintf(err, err_size, "%s: no config.json (is this a Hugging Face model directory?)", hf_dir);
@@ -241,7 +241,7 @@ int convert_hf(const char *hf_dir, const char *out_path, const convert_options *
         goto done;
     }
 
-    model_write_options wo = {o->type, tok, o->log, o->progress, "moee convert"};
+    model_write_options wo = {o->recipe, o->pure, tok, o->log, o->progress, "moee convert"};
     rc = model_write(out_path, c, plan, n_plan, &wo, fill_from_checkpoint, ck, o->stats, err, err_size);
 done:
     if (tok) tokenizer_free(tok);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "tools/convert/arch.h"
+#include "tools/convert/recipe.h"
 #include "tokenizer/tokenizer.h"
 
 /* Fills n_rows rows (each t->ne[0] floats, in GGUF order) of slice `slice` of
@@ -19,18 +20,27 @@ typedef int (*model_row_filler)(void *user, const tensor_plan *t, int64_t slice,
                                 int64_t n_rows, float *out, char *err, size_t err_size);
 
 typedef struct {
-    uint32_t weight_type;               /* ggml type of the matrices (see arch_tensor_type) */
+    const recipe *recipe;               /* llama-quantize's file type: which tensor gets which type */
+    int pure;                           /* every matrix in the recipe's base type (llama-quantize --pure) */
     const moee_tokenizer *tokenizer;    /* NULL: the file says tokenizer.ggml.model = "none" */
-    FILE *log;                          /* notes (f16 fallbacks) and progress; NULL = silent */
+    FILE *log;                          /* notes (fallbacks) and progress; NULL = silent */
     int progress;                       /* show a live progress line on log */
     const char *log_prefix;             /* e.g. "moee convert" */
 } model_write_options;
 
 typedef struct {
     size_t n_tensors;
-    size_t n_fallback_f16;              /* tensors written as f16 because rows do not fit blocks */
+    size_t n_fallback;                  /* tensors whose rows do not fit the blocks of the type the
+                                           recipe chose, written in llama-quantize's substitute (or f16) */
     uint64_t file_bytes;
 } model_write_stats;
+
+/* The ggml type of every tensor of plan (into types[n_plan]): the recipe's choice
+ * for matrices, f32 for the rest. Fallbacks are noted on log (if not NULL) and
+ * counted in *n_fallback (if not NULL). Returns 0, or -1 with one line in err. */
+int model_write_tensor_types(const model_config *c, const tensor_plan *plan, size_t n_plan, const recipe *r,
+                             int pure, uint32_t *types, FILE *log, const char *log_prefix, size_t *n_fallback,
+                             char *err, size_t err_size);
 
 /* Writes out_path (through out_path.tmp, renamed at the end; removed on error). */
 int model_write(const char *out_path, const model_config *c, const tensor_plan *plan, size_t n_plan,

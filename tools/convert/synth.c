@@ -20,6 +20,7 @@
 #include <string.h>
 #include "tools/convert/arch.h"
 #include "tools/convert/synth.h"
+#include "weights/json.h"
 
 static uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -99,7 +100,14 @@ int synth_model(const char *out_path, const synth_options *o, model_write_stats 
     size_t n_plan = 0;
     model_config *c = malloc(sizeof *c);
     if (!c) { snprintf(err, err_size, "out of memory"); return -1; }
-    if (arch_config_preset(o->arch, o->shape, c, err, err_size)) goto done;
+    if (o->config) {
+        /* any shape: the dimensions of a Hugging Face config.json */
+        json_doc *doc = json_parse_file(o->config, err, err_size);
+        if (!doc) goto done;
+        int bad = arch_config_from_hf(json_root(doc), o->config, "synth", c, err, err_size);
+        json_free(doc);
+        if (bad) goto done;
+    } else if (arch_config_preset(o->arch, o->shape, c, err, err_size)) goto done;
     if (o->tokenizer_file) {
         if (!(tok = load_tokenizer(o->tokenizer_file, o->tokenizer_config, err, err_size))) goto done;
         /* every token id must have an embedding row */
@@ -107,7 +115,7 @@ int synth_model(const char *out_path, const synth_options *o, model_write_stats 
     }
     if (arch_tensor_plan(c, &plan, &n_plan, err, err_size)) goto done;
     synth_source src = {o->seed, plan, c->hidden, c->n_layers};
-    model_write_options wo = {o->type, tok, o->log, o->progress, "moee synth"};
+    model_write_options wo = {o->recipe, o->pure, tok, o->log, o->progress, "moee synth"};
     rc = model_write(out_path, c, plan, n_plan, &wo, fill_random, &src, stats, err, err_size);
 done:
     if (tok) tokenizer_free(tok);

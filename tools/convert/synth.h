@@ -14,7 +14,9 @@
 typedef struct {
     const char *arch;               /* olmoe, qwen2moe, deepseek */
     const char *shape;              /* tiny, full */
-    uint32_t type;                  /* ggml type of the matrices */
+    const char *config;             /* a Hugging Face config.json instead of arch + shape (NULL: none) */
+    const recipe *recipe;           /* llama-quantize's file type: which tensor gets which type */
+    int pure;                       /* every matrix in the recipe's base type */
     const char *tokenizer_file;     /* tokenizer.json or a GGUF carrying a tokenizer; NULL: none */
     const char *tokenizer_config;   /* NULL: the family's defaults */
     uint64_t seed;
