@@ -193,7 +193,7 @@ typedef struct { int64_t calls, stop_after; } fake_engine;
 
 /* Row i = value(i, col); 3 tokens per record, record i truncated when i % 50 == 7. */
 static int fake_compute(void *user, int64_t first, int64_t count, float *hs, float *rw, int64_t *tokens,
-                        int64_t *truncated, char *err, size_t err_size) {
+                        int64_t *truncated_rows, int64_t *truncated, char *err, size_t err_size) {
     fake_engine *e = user;
     if (e->stop_after && e->calls >= e->stop_after) { snprintf(err, err_size, "stopped"); return -1; }
     e->calls++;
@@ -201,7 +201,7 @@ static int fake_compute(void *user, int64_t first, int64_t count, float *hs, flo
         for (int c = 0; c < HS; c++) hs[i * HS + c] = value(first + i, c);
         for (int c = 0; c < RW; c++) rw[i * RW + c] = value(first + i, 100 + c);
         *tokens += 3;
-        *truncated += (first + i) % 50 == 7;
+        if ((first + i) % 50 == 7) truncated_rows[(*truncated)++] = first + i;
     }
     return 0;
 }
@@ -219,6 +219,10 @@ static void make_desc(job_desc *d, int64_t first, int64_t end, const char *promp
 }
 
 static int rows_exact(const job_rows *r, int64_t first, int64_t n) {
+    int64_t t = 0;   /* the truncated records: every 50th from 7 */
+    for (int64_t i = first; i < first + n; i++)
+        if (i % 50 == 7 && (t >= r->truncated || r->truncated_rows[t++] != i)) return 0;
+    if (t != r->truncated) return 0;
     for (int64_t i = 0; i < n; i++) {
         for (int c = 0; c < HS; c++) if (r->hs[i * HS + c] != value(first + i, c)) return 0;
         for (int c = 0; c < RW; c++) if (r->rw[i * RW + c] != value(first + i, 100 + c)) return 0;
@@ -233,7 +237,9 @@ static void test_jobs(void) {
     char *p = strdup(path_in("out.npy.journal"));
     char *full = strdup(path_in("full.journal"));
     char *ids[TOTAL];
+    int64_t lines[TOTAL];
     for (int i = 0; i < TOTAL; i++) {
+        lines[i] = 2 * i + 1;
         ids[i] = malloc(16);
         snprintf(ids[i], 16, "\"r%d\"", i);
     }
@@ -241,16 +247,16 @@ static void test_jobs(void) {
     /* a whole run, kept (not removed) to cut up below */
     embed_job job;
     fake_engine e = {0};
-    CHECK(embed_job_open(&job, full, &d, 0, NULL, err, sizeof err) == 0);
-    CHECK(embed_job_run(&job, fake_compute, &e, 40, err, sizeof err) == 0);
+    CHECK(embed_job_open(&job, full, &d, 0, NULL, NULL, err, sizeof err) == 0);
+    CHECK(embed_job_run(&job, fake_compute, &e, 40, 8.0, err, sizeof err) == 0);
     CHECK(job.rows.done == TOTAL && job.rows.tokens == 3 * TOTAL && job.rows.truncated == 6);
     CHECK(rows_exact(&job.rows, 0, TOTAL));
-    CHECK(e.calls > 5);   /* 16 records, then about 40 tokens = 13 records per chunk */
+    CHECK(e.calls > 5);   /* 5 records (guessed 8 tokens each), then about 40 tokens = 13 records per chunk */
     embed_job_close(&job);
 
     /* no --resume with a journal there: refused, journal untouched */
     long size = file_size(full);
-    CHECK(embed_job_open(&job, full, &d, 0, NULL, err, sizeof err) != 0 && strstr(err, "add --resume"));
+    CHECK(embed_job_open(&job, full, &d, 0, NULL, NULL, err, sizeof err) != 0 && strstr(err, "add --resume"));
     CHECK(file_size(full) == size);
 
     /* a crash anywhere = the journal cut at any byte: resume recovers the whole
@@ -259,10 +265,10 @@ static void test_jobs(void) {
     for (long cut = 0; cut <= size; cut += (cut < 400 ? 1 : 7)) {
         copy_prefix(full, p, cut);
         fake_engine e2 = {0};
-        if (embed_job_open(&job, p, &d, 1, NULL, err, sizeof err)) { resume_ok = 0; fprintf(stderr, "%s\n", err); continue; }
+        if (embed_job_open(&job, p, &d, 1, NULL, NULL, err, sizeof err)) { resume_ok = 0; fprintf(stderr, "%s\n", err); continue; }
         recovered_some |= job.recovered > 0;
         damage_seen |= job.damage[0] != 0;
-        if (embed_job_run(&job, fake_compute, &e2, 40, err, sizeof err) || !rows_exact(&job.rows, 0, TOTAL) ||
+        if (embed_job_run(&job, fake_compute, &e2, 40, 8.0, err, sizeof err) || !rows_exact(&job.rows, 0, TOTAL) ||
             job.rows.tokens != 3 * TOTAL || job.rows.truncated != 6)
             resume_ok = 0;
         embed_job_remove(&job, err, sizeof err);
@@ -280,26 +286,26 @@ static void test_jobs(void) {
     fputc(ch ^ 1, f);
     fclose(f);
     fake_engine e3 = {0};
-    CHECK(embed_job_open(&job, p, &d, 1, NULL, err, sizeof err) == 0);
+    CHECK(embed_job_open(&job, p, &d, 1, NULL, NULL, err, sizeof err) == 0);
     CHECK(job.recovered > 0 && job.recovered < TOTAL && strstr(job.damage, "checksum"));
-    CHECK(embed_job_run(&job, fake_compute, &e3, 40, err, sizeof err) == 0 && rows_exact(&job.rows, 0, TOTAL));
+    CHECK(embed_job_run(&job, fake_compute, &e3, 40, 8.0, err, sizeof err) == 0 && rows_exact(&job.rows, 0, TOTAL));
     CHECK(e3.calls > 0);
     embed_job_close(&job);
 
     /* another option: refused, naming it */
     job_desc other;
     make_desc(&other, 0, TOTAL, "prompteol");
-    CHECK(embed_job_open(&job, p, &other, 1, NULL, err, sizeof err) != 0);
+    CHECK(embed_job_open(&job, p, &other, 1, NULL, NULL, err, sizeof err) != 0);
     CHECKF(strstr(err, "--prompt: the journal has 'none', this run has 'prompteol'") != NULL, "%s", err);
     job_desc_free(&other);
     unlink(p);
 
     /* a run that fails half way keeps its chunks for --resume */
     fake_engine e4 = {0, 3};
-    CHECK(embed_job_open(&job, p, &d, 0, NULL, err, sizeof err) == 0);
-    CHECK(embed_job_run(&job, fake_compute, &e4, 40, err, sizeof err) != 0);
+    CHECK(embed_job_open(&job, p, &d, 0, NULL, NULL, err, sizeof err) == 0);
+    CHECK(embed_job_run(&job, fake_compute, &e4, 40, 8.0, err, sizeof err) != 0);
     embed_job_close(&job);
-    CHECK(embed_job_open(&job, p, &d, 1, NULL, err, sizeof err) == 0 && job.recovered > 16);
+    CHECK(embed_job_open(&job, p, &d, 1, NULL, NULL, err, sizeof err) == 0 && job.recovered >= 5 + 13);
     embed_job_remove(&job, err, sizeof err);
 
     /* shards: 3 parts with ids, finished, read back; a torn part is refused */
@@ -316,8 +322,8 @@ static void test_jobs(void) {
         snprintf(jpath, sizeof jpath, "part%d.journal", k);
         fake_engine e5 = {0};
         char *jp = strdup(path_in(jpath)), *pp = strdup(path_in(part));
-        if (embed_job_open(&job, jp, &sd, 1, (const char *const *)ids + sd.first, err, sizeof err) ||
-            embed_job_run(&job, fake_compute, &e5, 40, err, sizeof err) ||
+        if (embed_job_open(&job, jp, &sd, 1, (const char *const *)ids + sd.first, lines + sd.first, err, sizeof err) ||
+            embed_job_run(&job, fake_compute, &e5, 40, 8.0, err, sizeof err) ||
             embed_job_finish_shard(&job, pp, err, sizeof err))
             shards_ok = 0;
         job_desc rd;
@@ -325,7 +331,7 @@ static void test_jobs(void) {
         if (job_read_shard(pp, &rd, &rr, err, sizeof err) || rd.shard_k != k || rd.shard_n != 3 ||
             rd.first != sd.first || !rows_exact(&rr, sd.first, sd.end - sd.first) || !rr.ids ||
             strcmp(rr.ids[0], ids[sd.first]) || job_desc_differ(&rd, &sd, "a", "b", err, sizeof err) ||
-            strcmp(job_desc_info(&rd, "model_path"), "m.gguf"))
+            strcmp(job_desc_get(&rd, "model_path"), "m.gguf") || (rr.truncated && rr.truncated_lines[0] != 2 * rr.truncated_rows[0] + 1))
             shards_ok = 0;
         job_rows_free(&rr, rd.end - rd.first);
         job_desc_free(&rd);

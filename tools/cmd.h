@@ -3,6 +3,7 @@
 #ifndef MOEE_CMD_H
 #define MOEE_CMD_H
 int cmd_embed(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "weights/digest.h"
 #include "weights/file.h"
 #include "weights/json.h"
 
@@ -272,4 +273,24 @@ void embed_input_free(embed_input *in) {
     free(in->id_lens);
     free(in->data);
     memset(in, 0, sizeof *in);
+}
+
+void embed_input_fingerprint(const embed_input *in, char out[33]) {
+    digest d;
+    digest_init(&d);
+    digest_feed(&d, in->ids ? "ids" : "texts", in->ids ? 3 : 5);
+    digest_feed_u64(&d, (uint64_t)in->n);
+    for (int64_t i = 0; i < in->n; i++) {
+        if (in->ids) {
+            digest_feed_u64(&d, (uint64_t)in->id_lens[i]);
+            for (int64_t k = 0; k < in->id_lens[i]; k++) digest_feed_u64(&d, (uint64_t)(uint32_t)in->ids[i][k]);
+        } else {
+            digest_feed_u64(&d, in->lens[i]);
+            digest_feed(&d, in->texts[i], in->lens[i]);
+        }
+        const char *id = in->id_json ? in->id_json[i] : NULL;
+        digest_feed_u64(&d, id ? strlen(id) + 1 : 0);
+        if (id) digest_feed(&d, id, strlen(id));
+    }
+    digest_hex(&d, out);
 }

@@ -35,4 +35,8 @@ int embed_input_read_jsonl(embed_input *in, const char *path, const char *text_f
 int embed_input_read_ids(embed_input *in, const char *path, char *err, size_t err_size);
 void embed_input_free(embed_input *in);
 
+/* 32 hex digits: a digest of the records as read (texts or token ids, and ids),
+ * not of the input's name or line endings: what the embeddings depend on. */
+void embed_input_fingerprint(const embed_input *in, char out[33]);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "weights/json.h"
 
 #define NO_ID 0xFFFFFFFFu
@@ -23,7 +24,18 @@ int job_desc_add(job_desc *d, int check, const char *name, const char *value) {
     return 0;
 }
 
-const char *job_desc_info(const job_desc *d, const char *name) {
+int job_desc_add_arg(job_desc *d, const char *arg) {
+    char **args = realloc(d->args, (size_t)(d->n_args + 1) * sizeof *args);
+    if (!args) return -1;
+    d->args = args;
+    if (!(args[d->n_args] = strdup(arg))) return -1;
+    d->n_args++;
+    return 0;
+}
+
+const char *job_desc_get(const job_desc *d, const char *name) {
+    for (int i = 0; i < d->n_check; i++)
+        if (!strcmp(d->check[i].name, name)) return d->check[i].value;
     for (int i = 0; i < d->n_info; i++)
         if (!strcmp(d->info[i].name, name)) return d->info[i].value;
     return NULL;
@@ -32,12 +44,17 @@ const char *job_desc_info(const job_desc *d, const char *name) {
 void job_desc_free(job_desc *d) {
     for (int i = 0; i < d->n_check; i++) { free(d->check[i].name); free(d->check[i].value); }
     for (int i = 0; i < d->n_info; i++) { free(d->info[i].name); free(d->info[i].value); }
+    for (int i = 0; i < d->n_args; i++) free(d->args[i]);
+    free(d->args);
     memset(d, 0, sizeof *d);
 }
 
 static int desc_copy(job_desc *to, const job_desc *from) {
     job_desc d = *from;
-    d.n_check = d.n_info = 0;
+    d.n_check = d.n_info = d.n_args = 0;
+    d.args = NULL;
+    for (int i = 0; i < from->n_args; i++)
+        if (job_desc_add_arg(&d, from->args[i])) { job_desc_free(&d); return -1; }
     for (int i = 0; i < from->n_check; i++)
         if (job_desc_add(&d, 1, from->check[i].name, from->check[i].value)) { job_desc_free(&d); return -1; }
     for (int i = 0; i < from->n_info; i++)
@@ -94,6 +111,12 @@ static char *header_json(const job_desc *d, size_t *len) {
     write_fields(f, d->check, d->n_check);
     fputs(", \"info\": ", f);
     write_fields(f, d->info, d->n_info);
+    fputs(", \"args\": [", f);
+    for (int i = 0; i < d->n_args; i++) {
+        if (i) fputs(", ", f);
+        json_write_string(f, d->args[i], strlen(d->args[i]));
+    }
+    fputc(']', f);
     fprintf(f, ", \"shard\": [%" PRId64 ", %" PRId64 "], \"records\": [%" PRId64 ", %" PRId64 ", %" PRId64
             "], \"dims\": [%" PRId64 ", %" PRId64 "]}\n", d->is_shard ? d->shard_k : 0, d->is_shard ? d->shard_n : 0,
             d->first, d->end, d->total, d->hs_dim, d->rw_dim);
@@ -107,6 +130,17 @@ static int read_fields(job_desc *d, int check, const json_value *obj) {
         const json_member *m = &obj->u.object.members[i];
         if (m->value.kind != JSON_STRING || strlen(m->value.u.string.ptr) != m->value.u.string.len ||
             job_desc_add(d, check, m->key, m->value.u.string.ptr))
+            return -1;
+    }
+    return 0;
+}
+
+static int read_args(job_desc *d, const json_value *a) {
+    if (!a || a->kind != JSON_ARRAY) return -1;
+    for (size_t i = 0; i < a->u.array.count; i++) {
+        const json_value *v = json_at(a, i);
+        if (v->kind != JSON_STRING || strlen(v->u.string.ptr) != v->u.string.len ||
+            job_desc_add_arg(d, v->u.string.ptr))
             return -1;
     }
     return 0;
@@ -132,6 +166,7 @@ static int parse_header(const unsigned char *p, uint64_t size, job_desc *d, char
     int ok = root && json_get_int(json_get(root, "moee_job"), &one) && one == 1 &&
              json_get_string(json_get(root, "role"), &role, &role_len) &&
              !read_fields(d, 1, json_get(root, "check")) && !read_fields(d, 0, json_get(root, "info")) &&
+             !read_args(d, json_get(root, "args")) &&
              !get_pair(root, "shard", 2, shard) && !get_pair(root, "records", 3, rec) &&
              !get_pair(root, "dims", 2, dims) && rec[0] <= rec[1] && rec[1] <= rec[2] &&
              dims[0] < (1 << 24) && dims[1] < (1 << 24);
@@ -171,6 +206,9 @@ static int rows_alloc(job_rows *r, const job_desc *d, int with_ids) {
     if (d->hs_dim && !(r->hs = malloc(m * (size_t)d->hs_dim * sizeof(float)))) return -1;
     if (d->rw_dim && !(r->rw = malloc(m * (size_t)d->rw_dim * sizeof(float)))) return -1;
     if (with_ids && !(r->ids = calloc(m, sizeof *r->ids))) return -1;
+    if (!(r->truncated_rows = malloc(m * sizeof *r->truncated_rows)) ||
+        !(r->truncated_lines = calloc(m, sizeof *r->truncated_lines)))
+        return -1;
     return 0;
 }
 
@@ -178,6 +216,9 @@ void job_rows_free(job_rows *r, int64_t n) {
     if (r->ids)
         for (int64_t i = 0; i < n; i++) free(r->ids[i]);
     free(r->ids);
+    free(r->lines);
+    free(r->truncated_rows);
+    free(r->truncated_lines);
     free(r->hs);
     free(r->rw);
     memset(r, 0, sizeof *r);
@@ -194,6 +235,14 @@ static int take_rows(const job_desc *d, job_rows *r, const journal_chunk *c, int
         truncated > count)
         goto bad;
     p += ROWS_FIXED;
+    if ((uint64_t)(end - p) / 16 < truncated) goto bad;
+    for (uint64_t t = 0; t < truncated; t++, p += 16) {
+        uint64_t index = journal_get_u64(p), line = journal_get_u64(p + 8);
+        int64_t prev = r->truncated + (int64_t)t > 0 ? r->truncated_rows[r->truncated + (int64_t)t - 1] : -1;
+        if (index < first || index >= first + count || (int64_t)index <= prev || line > INT64_MAX) goto bad;
+        r->truncated_rows[r->truncated + (int64_t)t] = (int64_t)index;
+        r->truncated_lines[r->truncated + (int64_t)t] = (int64_t)line;
+    }
     for (uint64_t i = 0; i < count; i++) {
         if (end - p < 4) goto bad;
         uint32_t len = journal_get_u32(p);
@@ -225,6 +274,7 @@ bad:
 
 /* Appends records [done, done + count) of the rows (already computed) as one ROWS chunk. */
 static int append_rows(embed_job *job, int64_t count, int64_t tokens, int64_t truncated, char *err, size_t err_size) {
+    /* the new truncated records are at truncated_rows[r->truncated ...) */
     const job_desc *d = &job->desc;
     job_rows *r = &job->rows;
     unsigned char fixed[ROWS_FIXED];
@@ -232,11 +282,17 @@ static int append_rows(embed_job *job, int64_t count, int64_t tokens, int64_t tr
     journal_put_u64(fixed + 8, (uint64_t)count);
     journal_put_u64(fixed + 16, (uint64_t)tokens);
     journal_put_u64(fixed + 24, (uint64_t)truncated);
-    size_t ids_size = 4 * (size_t)count;
+    size_t ids_size = 16 * (size_t)truncated + 4 * (size_t)count;
     for (int64_t i = 0; r->ids && i < count; i++)
         if (r->ids[r->done + i]) ids_size += strlen(r->ids[r->done + i]);
     unsigned char *ids = malloc(ids_size), *p = ids;
     if (!ids) { snprintf(err, err_size, "%s: out of memory", job->j.path); return -1; }
+    for (int64_t t = r->truncated; t < r->truncated + truncated; t++, p += 16) {
+        int64_t index = r->truncated_rows[t];
+        r->truncated_lines[t] = r->lines ? r->lines[index - d->first] : 0;
+        journal_put_u64(p, (uint64_t)index);
+        journal_put_u64(p + 8, (uint64_t)r->truncated_lines[t]);
+    }
     for (int64_t i = 0; i < count; i++) {
         const char *id = r->ids ? r->ids[r->done + i] : NULL;
         size_t len = id ? strlen(id) : 0;
@@ -315,7 +371,7 @@ static int recover(embed_job *job, char *err, size_t err_size) {
 }
 
 int embed_job_open(embed_job *job, const char *journal_path, const job_desc *desc, int resume,
-                   const char *const *ids, char *err, size_t err_size) {
+                   const char *const *ids, const int64_t *lines, char *err, size_t err_size) {
     memset(job, 0, sizeof *job);
     job->j.fd = -1;
     if (!host_is_little_endian()) {
@@ -332,6 +388,13 @@ int embed_job_open(embed_job *job, const char *journal_path, const job_desc *des
             snprintf(err, err_size, "%s: out of memory", journal_path);
             goto fail;
         }
+    if (lines) {
+        if (!(job->rows.lines = malloc((size_t)(n > 0 ? n : 1) * sizeof *lines))) {
+            snprintf(err, err_size, "%s: out of memory", journal_path);
+            goto fail;
+        }
+        memcpy(job->rows.lines, lines, (size_t)n * sizeof *lines);
+    }
     if (resume) {
         if (journal_open(&job->j, journal_path, 1, err, err_size) == 0) {
             if (recover(job, err, err_size)) goto fail;
@@ -358,21 +421,23 @@ fail:
     return -1;
 }
 
-int embed_job_run(embed_job *job, job_compute_fn compute, void *user, int64_t chunk_tokens, char *err,
-                  size_t err_size) {
+int embed_job_run(embed_job *job, job_compute_fn compute, void *user, int64_t chunk_tokens, double guess_tokens,
+                  char *err, size_t err_size) {
     const job_desc *d = &job->desc;
     job_rows *r = &job->rows;
     int64_t n = d->end - d->first;
     int64_t seen_texts = 0, seen_tokens = 0;
     while (r->done < n) {
         /* about chunk_tokens tokens per chunk, from the tokens per record seen so far */
-        int64_t count = seen_texts ? chunk_tokens * seen_texts / (seen_tokens > 0 ? seen_tokens : 1) : 16;
+        double per_record = seen_tokens > 0 ? (double)seen_tokens / (double)seen_texts : guess_tokens;
+        int64_t count = (int64_t)((double)chunk_tokens / (per_record > 1 ? per_record : 1));
         if (count < 1) count = 1;
         if (count > 65536) count = 65536;
         if (count > n - r->done) count = n - r->done;
         int64_t tokens = 0, truncated = 0;
         if (compute(user, d->first + r->done, count, r->hs ? r->hs + r->done * d->hs_dim : NULL,
-                    r->rw ? r->rw + r->done * d->rw_dim : NULL, &tokens, &truncated, err, err_size))
+                    r->rw ? r->rw + r->done * d->rw_dim : NULL, &tokens, r->truncated_rows + r->truncated, &truncated,
+                    err, err_size))
             return -1;
         if (append_rows(job, count, tokens, truncated, err, err_size)) return -1;
         r->done += count;
@@ -403,6 +468,11 @@ int embed_job_finish_shard(embed_job *job, const char *final_path, char *err, si
         job->j.end = at;
     }
     if (!has_end && journal_append(&job->j, JOB_CHUNK_END, parts, &size, 1, err, err_size)) return -1;
+    struct stat st;
+    if (stat(final_path, &st) == 0 && !S_ISREG(st.st_mode)) {   /* never rename over a device */
+        snprintf(err, err_size, "%s: not a regular file", final_path);
+        return -1;
+    }
     if (rename(job->j.path, final_path) != 0) {
         snprintf(err, err_size, "%s: cannot rename to %s: %s", job->j.path, final_path, strerror(errno));
         return -1;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,21 @@ static int64_t read_at(int fd, void *buf, uint64_t n, uint64_t off) {
     return (int64_t)done;
 }
 
+/* For tests: MOEE_JOURNAL_KILL_AT=N sends this process SIGKILL in the middle of a
+ * journal write, once N bytes have been written to journals, so that tests can stop a
+ * run at exact points (a kill at a random moment is the other half of those tests). */
+static int64_t kill_budget = -2;
+
 static int write_at(int fd, const void *buf, size_t n, uint64_t off) {
+    if (kill_budget == -2) {
+        const char *v = getenv("MOEE_JOURNAL_KILL_AT");
+        kill_budget = v && *v ? strtoll(v, NULL, 10) : -1;
+    }
+    if (kill_budget >= 0 && (int64_t)n > kill_budget) {
+        if (kill_budget > 0 && pwrite(fd, buf, (size_t)kill_budget, (off_t)off) < 0) return -1;
+        raise(SIGKILL);
+    }
+    if (kill_budget >= 0) kill_budget -= (int64_t)n;
     size_t done = 0;
     while (done < n) {
         ssize_t w = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));

@@ -6,6 +6,7 @@
 
 static const struct { const char *name; int (*run)(int argc, char **argv); const char *what; } commands[] = {
     {"embed",    cmd_embed,    "text (or token ids) in, HS / RW / MoEE embeddings out"},
+    {"merge",    cmd_merge,    "the shards of a split `moee embed` into its output"},
     {"eval",     cmd_eval,     "MTEB-style evaluation of embeddings"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
     {"convert",  cmd_convert,  "Hugging Face checkpoint to GGUF"},

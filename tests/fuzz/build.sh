@@ -58,7 +58,7 @@ for src in $srcs; do
     fi
 done
 
-targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input http gen_long}
+targets=${*:-json gguf safetensors tokenizer_encode tokenizer_gguf tokenizer_json model prompt stats embed_input http shard gen_long}
 for t in $targets; do
     if [ "$t" = gen_seeds ]; then
         # the seed generator: an ordinary program that also needs the model writer of tools/
@@ -77,6 +77,7 @@ for t in $targets; do
     extra=""
     [ "$t" = embed_input ] && extra="tools/embed_input.c"   # the targets that read a tools/ format
     [ "$t" = http ] && extra="tools/serve/http.c tools/serve/api.c tools/serve/batcher.c tools/serve/metrics.c -lpthread"
+    [ "$t" = shard ] && extra="tools/embed_job.c tools/journal.c tools/output.c"
     echo "  LD $OUT/fuzz_$t"
     # shellcheck disable=SC2086
     $CC $CFLAGS -DFUZZING -fsanitize=fuzzer -Itests tests/fuzz/fuzz_$t.c $extra $objs -lm -o "$OUT/fuzz_$t"
