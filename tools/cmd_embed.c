@@ -701,8 +701,9 @@ static int embed_command(int argc, char **argv, const embed_given_rows *given) {
     if (rc) return rc == 2 ? 0 : 1;
 
     char err[1024];
-    embed_input in;
+    embed_input in, texts;   /* texts: a merge's input, read for the texts of .jsonl only */
     memset(&in, 0, sizeof in);
+    memset(&texts, 0, sizeof texts);
     if (given) {   /* the rows of moee merge: no input to read; lines only where merge reports them */
         in.name = a.ids_path ? a.ids_path : a.input ? a.input : "stdin";
         in.n = given->n;
@@ -710,6 +711,23 @@ static int embed_command(int argc, char **argv, const embed_given_rows *given) {
         in.line = calloc((size_t)(given->n > 0 ? given->n : 1), sizeof *in.line);
         if (!in.line) return fail("out of memory");
         for (int64_t t = 0; t < given->truncated; t++) in.line[given->truncated_rows[t]] = given->truncated_lines[t];
+        /* .jsonl carries each text (so moee eval --embeddings reads it): those come from the input itself,
+         * which must then be readable here and be the shards' input */
+        if (a.format == FMT_JSONL && !a.ids_path) {
+            rc = a.jsonl ? embed_input_read_jsonl(&texts, a.input, a.field, a.id_field, err, sizeof err)
+                         : embed_input_read_text(&texts, a.input, err, sizeof err);
+            char fp[33];
+            if (rc == 0) embed_input_fingerprint(&texts, fp);
+            if (rc == 0 && (texts.n != given->n || strcmp(fp, job_desc_get(given->desc, "input (content fingerprint)"))))
+                rc = snprintf(err, sizeof err, "%s: not the input the shards were made from", in.name) > 0;
+            if (rc) {
+                free(in.line);
+                embed_input_free(&texts);
+                return fail("%s (a .jsonl merge writes every text, so it reads the input)", err);
+            }
+            in.texts = texts.texts;
+            in.lens = texts.lens;
+        }
     } else {
         rc = a.ids_path ? embed_input_read_ids(&in, a.ids_path, err, sizeof err)
            : a.jsonl ? embed_input_read_jsonl(&in, a.input, a.field, a.id_field, err, sizeof err)
@@ -730,8 +748,9 @@ static int embed_command(int argc, char **argv, const embed_given_rows *given) {
     if (check_enough_texts(&r)) rc = 1;
     else if (moee_model_load(a.model, &r.m, err, sizeof err)) rc = fail("%s", err);
     if (rc) {
-        if (given) { in.id_json = NULL; free(in.line); in.line = NULL; }
+        if (given) { in.id_json = NULL; free(in.line); in.line = NULL; in.texts = NULL; in.lens = NULL; }
         embed_input_free(&in);
+        embed_input_free(&texts);
         return 1;
     }
     r.info = moee_model_get_info(r.m);
@@ -769,8 +788,9 @@ static int embed_command(int argc, char **argv, const embed_given_rows *given) {
                 a.output && strcmp(a.output, "-") ? a.output : "stdout");
     }
     run_free(&r);
-    if (given) { in.id_json = NULL; free(in.line); in.line = NULL; }   /* merge's, not ours */
+    if (given) { in.id_json = NULL; free(in.line); in.line = NULL; in.texts = NULL; in.lens = NULL; }   /* merge's */
     embed_input_free(&in);
+    embed_input_free(&texts);
     return rc ? 1 : 0;
 }
 
