@@ -7,6 +7,7 @@
  * views point into the mapping that gguf_open made. */
 #include "weights/file.h"
 #include "weights/fingerprint.h"
+#include "weights/gguf_names.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,9 +187,9 @@ static int load_experts(loader *L, int layer, moee_layer *ly) {
     moee_model *m = L->m;
     int64_t H = m->info.hidden, E = m->info.n_experts;
     char g[96], u[96], d[96];
-    snprintf(g, sizeof g, "blk.%d.ffn_gate_exps.weight", layer);
-    snprintf(u, sizeof u, "blk.%d.ffn_up_exps.weight", layer);
-    snprintf(d, sizeof d, "blk.%d.ffn_down_exps.weight", layer);
+    gguf_moe_tensor_name(g, sizeof g, layer, GGUF_GATE_EXPS);
+    gguf_moe_tensor_name(u, sizeof u, layer, GGUF_UP_EXPS);
+    gguf_moe_tensor_name(d, sizeof d, layer, GGUF_DOWN_EXPS);
     int64_t ff = ffn_width(L, g);
     if (ff == 0) return fail(L, "tensor %s is missing", g);
     if (ff > MAX_DIM) return fail(L, "tensor %s is too wide (%lld)", g, (long long)ff);
@@ -232,19 +233,19 @@ static int load_layer(loader *L, int i) {
     if (!error) ly->ffn_norm = get_vector(L, NAME("ffn_norm.weight"), 1, H, &error);
     if (error) return -1;
 
-    ly->is_moe = gguf_find_tensor(m->file, NAME("ffn_gate_inp.weight")) != NULL;
+    ly->is_moe = gguf_layer_is_moe(m->file, i);
     ly->moe_index = -1;
     if (ly->is_moe) {
         if (in->n_experts == 0)
             return fail(L, "layer %d has a router but metadata %s.expert_count is missing", i, in->arch);
-        if (!get_matrix(L, NAME("ffn_gate_inp.weight"), 1, in->n_experts, H, &ly->router, &error))
+        if (!get_matrix(L, gguf_moe_tensor_name(name, sizeof name, i, GGUF_ROUTER), 1, in->n_experts, H, &ly->router, &error))
             return -1;
         if (ly->router.type != MOEE_TYPE_F32)
             return fail(L, "tensor %s has type %s, expected f32", name, moee_type(ly->router.type)->name);
         if (load_experts(L, i, ly)) return -1;
         int r = load_ffn(L, i, "_shexp", &ly->shared);
         if (r < 0) return -1;
-        ly->shared_gate = get_vector(L, NAME("ffn_gate_inp_shexp.weight"), 0, H, &error);
+        ly->shared_gate = get_vector(L, gguf_moe_tensor_name(name, sizeof name, i, GGUF_SHEXP_GATE), 0, H, &error);
         if (error) return -1;
         if (ly->shared_gate && !ly->shared.ff)
             return fail(L, "layer %d has a shared-expert gate but no shared expert", i);
@@ -339,13 +340,13 @@ static int load(loader *L) {
     int error = 0;
 
     /* token embeddings: ne = {H, V}; the vocabulary size comes from the tensor */
-    const gguf_tensor *te = gguf_find_tensor(m->file, "token_embd.weight");
+    const gguf_tensor *te = gguf_find_tensor(m->file, GGUF_TOKEN_EMBD);
     if (!te) return fail(L, "tensor token_embd.weight is missing");
     if (te->ne[1] < 1 || te->ne[1] > 0x7fffffff) return fail(L, "tensor token_embd.weight has a bad vocabulary size");
     int64_t vocab = (int64_t)te->ne[1];
-    if (!get_matrix(L, "token_embd.weight", 1, vocab, in->hidden, &m->token_embd, &error)) return -1;
+    if (!get_matrix(L, GGUF_TOKEN_EMBD, 1, vocab, in->hidden, &m->token_embd, &error)) return -1;
     in->vocab_size = (int)vocab;
-    m->output_norm = get_vector(L, "output_norm.weight", 1, in->hidden, &error);
+    m->output_norm = get_vector(L, GGUF_OUTPUT_NORM, 1, in->hidden, &error);
     if (error) return -1;
 
     m->layers = calloc((size_t)in->n_layers, sizeof *m->layers);

@@ -9,6 +9,7 @@
 #include "kernels/types.h"
 #include "weights/file.h"
 #include "weights/gguf.h"
+#include "weights/gguf_names.h"
 
 static char tmpdir[64];
 
@@ -677,6 +678,22 @@ static void test_truncation_and_corruption(void) {
     unlink(path);
 }
 
+/* llama.cpp's naming (gguf_names.h) on llama.cpp's own files: which layers are MoE. */
+static void test_names(void) {
+    char err[256], name[96];
+    CHECK(!strcmp(gguf_moe_tensor_name(name, sizeof name, 12, GGUF_DOWN_EXPS), "blk.12.ffn_down_exps.weight"));
+    CHECK(!strcmp(gguf_moe_tensor_name(name, sizeof name, 0, GGUF_SHEXP_GATE), "blk.0.ffn_gate_inp_shexp.weight"));
+    gguf_file *o = gguf_open("tests/data/golden/llamacpp-gguf/olmoe-tiny.f32.gguf", err, sizeof err);
+    gguf_file *q = gguf_open("tests/data/golden/llamacpp-gguf/qwen2moe-tiny.f32.gguf", err, sizeof err);
+    CHECKF(o && q, "%s", err);
+    if (!o || !q) return;
+    CHECK(gguf_layer_is_moe(o, 0) && gguf_layer_is_moe(o, 3) && !gguf_layer_is_moe(o, 4));
+    CHECK(!gguf_layer_has_shared_expert(o, 0) && gguf_layer_has_shared_expert(q, 0));
+    CHECK(gguf_find_tensor(o, GGUF_TOKEN_EMBD) && gguf_find_tensor(o, GGUF_OUTPUT_NORM));
+    gguf_close(o);
+    gguf_close(q);
+}
+
 int main(void) {
     strcpy(tmpdir, "/tmp/moee_gguf_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -684,6 +701,7 @@ int main(void) {
     test_round_trip(64);
     test_writer_errors();
     test_golden();
+    test_names();
     test_rewrite_identical("olmoe-tiny.q4_0.gguf");
     test_rewrite_identical("qwen2moe-tiny.f32.gguf");
     test_rewrite_identical("deepseek-tiny.q8_0.gguf");

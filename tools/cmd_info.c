@@ -11,6 +11,7 @@
 #include "tools/convert/recipe.h"
 #include "tools/options.h"
 #include "weights/gguf.h"
+#include "weights/gguf_names.h"
 
 static void print_value(const gguf_kv *kv) {
     const uint8_t *p = kv->data;
@@ -119,7 +120,7 @@ int cmd_info(int argc, char **argv) {
         printf("\n");
     }
 
-    /* MoE layers: those with a router (blk.N.ffn_gate_inp.weight) */
+    /* MoE layers: those with a router (weights/gguf_names.h) */
     uint32_t n_layers = 0;
     char key[128];
     snprintf(key, sizeof key, "%.*s.block_count", (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
@@ -127,8 +128,7 @@ int cmd_info(int argc, char **argv) {
     unsigned char *is_moe = calloc(n_layers ? n_layers : 1, 1);
     uint32_t n_moe = 0;
     for (uint32_t i = 0; is_moe && i < n_layers; i++) {
-        snprintf(key, sizeof key, "blk.%u.ffn_gate_inp.weight", i);
-        is_moe[i] = gguf_find_tensor(f, key) != NULL;
+        is_moe[i] = (unsigned char)gguf_layer_is_moe(f, i);
         n_moe += is_moe[i];
     }
     if (is_moe && n_layers) {
@@ -145,10 +145,7 @@ int cmd_info(int argc, char **argv) {
     snprintf(key, sizeof key, "%.*s.expert_used_count", (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
     gguf_get_u32(f, key, &n_used);
     int has_shared = 0;
-    for (uint64_t i = 0; i < f->n_tensors && !has_shared; i++) {
-        const gguf_str *nm = &f->tensors[i].name;
-        has_shared = nm->len > 15 && memmem(nm->ptr, nm->len, "_shexp.weight", 13) != NULL;
-    }
+    for (uint32_t i = 0; i < n_layers && !has_shared; i++) has_shared = gguf_layer_has_shared_expert(f, i);
     snprintf(key, sizeof key, "%.*s.expert_shared_count", (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
     if (gguf_get_u32(f, key, &n_shared) != 1) n_shared = has_shared ? 1 : 0;
     if (n_exp) printf("%-14s %u routed, %u used per token, %u shared (%s)\n", "experts", n_exp, n_used, n_shared,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tools/convert/arch.h"
+#include "weights/gguf_names.h"
 
 static const char *const arch_names[] = {"olmoe", "qwen2moe", "deepseek"};
 
@@ -361,7 +362,7 @@ int arch_tensor_plan(const model_config *c, tensor_plan **plan, size_t *n, char 
 #define GG(...) (snprintf(name, sizeof name, __VA_ARGS__), name)
 #define HF(...) (snprintf(hf, sizeof hf, __VA_ARGS__), hf)
 
-    add_matrix(&l, ROLE_EMBEDDING, "token_embd.weight", "model.embed_tokens.weight", c->vocab_size, H);
+    add_matrix(&l, ROLE_EMBEDDING, GGUF_TOKEN_EMBD, "model.embed_tokens.weight", c->vocab_size, H);
     for (int64_t i = 0; i < c->n_layers; i++) {
         const long long b = (long long)i;
         add_vector(&l, ROLE_NORM, GG("blk.%lld.attn_norm.weight", b), HF("model.layers.%lld.input_layernorm.weight", b), H);
@@ -399,26 +400,26 @@ int arch_tensor_plan(const model_config *c, tensor_plan **plan, size_t *n, char 
             }
             continue;
         }
-        add_matrix(&l, ROLE_ROUTER, GG("blk.%lld.ffn_gate_inp.weight", b), HF("model.layers.%lld.mlp.gate.weight", b),
+        add_matrix(&l, ROLE_ROUTER, gguf_moe_tensor_name(name, sizeof name, b, GGUF_ROUTER), HF("model.layers.%lld.mlp.gate.weight", b),
                    c->n_experts, H);
         snprintf(hf2, sizeof hf2, "model.layers.%lld.mlp.experts.", b);
-        add_experts(&l, ROLE_MATRIX, GG("blk.%lld.ffn_gate_exps.weight", b), hf2, ".gate_proj.weight", c->n_experts,
+        add_experts(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_GATE_EXPS), hf2, ".gate_proj.weight", c->n_experts,
                     c->ffn_expert, H);
-        add_experts(&l, ROLE_MATRIX, GG("blk.%lld.ffn_up_exps.weight", b), hf2, ".up_proj.weight", c->n_experts,
+        add_experts(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_UP_EXPS), hf2, ".up_proj.weight", c->n_experts,
                     c->ffn_expert, H);
-        add_experts(&l, ROLE_MATRIX_OUT, GG("blk.%lld.ffn_down_exps.weight", b), hf2, ".down_proj.weight",
+        add_experts(&l, ROLE_MATRIX_OUT, gguf_moe_tensor_name(name, sizeof name, b, GGUF_DOWN_EXPS), hf2, ".down_proj.weight",
                     c->n_experts, H, c->ffn_expert);
         if (c->ffn_shared > 0) {
             const char *shared = c->arch == ARCH_QWEN2MOE ? "shared_expert" : "shared_experts";
-            add_matrix(&l, ROLE_MATRIX, GG("blk.%lld.ffn_gate_shexp.weight", b),
+            add_matrix(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_GATE_SHEXP),
                        HF("model.layers.%lld.mlp.%s.gate_proj.weight", b, shared), c->ffn_shared, H);
-            add_matrix(&l, ROLE_MATRIX, GG("blk.%lld.ffn_up_shexp.weight", b),
+            add_matrix(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_UP_SHEXP),
                        HF("model.layers.%lld.mlp.%s.up_proj.weight", b, shared), c->ffn_shared, H);
-            add_matrix(&l, ROLE_MATRIX_OUT, GG("blk.%lld.ffn_down_shexp.weight", b),
+            add_matrix(&l, ROLE_MATRIX_OUT, gguf_moe_tensor_name(name, sizeof name, b, GGUF_DOWN_SHEXP),
                        HF("model.layers.%lld.mlp.%s.down_proj.weight", b, shared), H, c->ffn_shared);
             if (c->arch == ARCH_QWEN2MOE) {
                 /* HF [1, H]; llama.cpp stores it as a vector of H */
-                add_vector(&l, ROLE_SHARED_GATE, GG("blk.%lld.ffn_gate_inp_shexp.weight", b),
+                add_vector(&l, ROLE_SHARED_GATE, gguf_moe_tensor_name(name, sizeof name, b, GGUF_SHEXP_GATE),
                            HF("model.layers.%lld.mlp.shared_expert_gate.weight", b), H);
                 if (!l.failed) {
                     tensor_plan *g = &l.items[l.n - 1];
