@@ -1,6 +1,9 @@
 # moee: build with `make`, test with `make test`.
 #
-# Layout (arrows point one way): tools -> engine -> {tokenizer, kernels, weights}.
+# Layering (includes point one way, each folder using only those before it):
+#   kernels <- weights <- tokenizer <- engine <- tools
+# (weights uses kernels/types.h for block sizes; the tokenizer reads GGUF/JSON through
+# weights/; engine uses all three; tools use engine/moee.h and the lower folders).
 # Each library folder becomes its own archive so that a test links only what it needs:
 #   tests/kernels_*.c   -> kernels
 #   tests/weights_*.c   -> weights + kernels (block sizes come from the type table)
@@ -24,9 +27,9 @@ RUN     ?=
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # -fPIC everywhere: one set of objects serves the programs, libmoee.a and libmoee.so.
-CFLAGS  := -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+CFLAGS  := -std=c11 -pthread -O2 -g -fPIC -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -Iengine $(EXTRA_CFLAGS)
-LDLIBS  := -lm
+LDLIBS  := -lm -pthread
 ifeq ($(OPENMP),1)
 CFLAGS  += -fopenmp
 LDLIBS  += -fopenmp
@@ -64,7 +67,7 @@ LIB_ENGINE    := $(BUILD)/libengine.a
 LIB_TOOLS     := $(BUILD)/libtools.a
 PY_LIB        := tools/python/moee/libmoee.so
 
-.PHONY: all test test-unit test-asan test-neon bench demo fuzz clean
+.PHONY: all test test-unit test-asan test-neon bench bench-embed demo fuzz clean
 all: moee libmoee.a $(PY_LIB)
 
 $(BUILD)/%.o: %.c
@@ -163,10 +166,14 @@ fuzz:
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # bench: kernels against the machine's measured peak, then the tokenizer (MB/s).
-# The end-to-end embedding benchmark is bench/bench_embed.sh (synthesizes a full-size model).
 bench: $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_tokenizer
 	$(BUILD)/bench/bench_kernels
 	$(BUILD)/bench/bench_tokenizer
+
+# bench-embed: end to end on the three full shapes, short and long texts (see
+# bench/bench_embed.sh; synthesizes missing models into /tmp/models, 4-9 GB each).
+bench-embed: moee $(BUILD)/bench/bench_kernels
+	sh bench/bench_embed.sh
 
 # demo: a small random-weight OLMoE-architecture model with the real OLMoE
 # tokenizer, a few sentences embedded with PromptEOL as moee-sum.

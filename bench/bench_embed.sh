@@ -1,60 +1,89 @@
 #!/bin/sh
-# bench_embed.sh: end-to-end embedding throughput on a random-weight model of a real
-# model's full shape (weights are random, but the work per token is the real one).
+# bench_embed.sh: end-to-end embedding throughput on random-weight models of the real
+# models' full shapes (the weights are random, the work per token is the real one).
 #
-#   sh bench/bench_embed.sh [ARCH] [TYPE] [N_TEXTS] [THREADS]
-#   defaults: olmoe q4_0 512 (all cores)
-#   MOEE=path/to/moee benchmarks another build of the binary (default ./moee).
+#   sh bench/bench_embed.sh [ARCH ...]        (default: olmoe qwen2moe deepseek; make bench-embed)
 #
-# Synthesizes the model once into $BENCH_DIR (default /tmp/moee-bench; OLMoE-1B-7B
-# Q4_0 is ~3.9 GB), embeds N short English sentences (STS Benchmark, PromptEOL, as
-# moee-sum) and prints texts/s, tokens/s, peak resident memory and its ratio to the
-# file size. The reference point of the project: llama.cpp embeds about 47 tokens/s
-# with OLMoE-1B-7B Q4_0 on a 2-core Zen 4, with resident memory twice the file.
+# Per model and workload it prints tokens/s, the GOP/s that makes (2 x the weights a
+# token meets, per token) and its share of the int8 peak measured here with as many
+# threads running at once (build/bench/bench_kernels --peak), the peak resident memory
+# over the file's size, and, when LLAMA_CPP names llama.cpp's bin folder, llama.cpp's
+# llama-embedding on the same file and texts and the ratio of the two wall times.
+# Whole processes are timed, model loading included (the file in the page cache);
+# cpu-s is the CPU time they used (user + system: spinning threads count).
+#
+# Workloads (bench/data/, from SummEval's CNN/DailyMail sources, see its README):
+#   short  256 sentences of 20-40 words
+#   long   32 news articles cut to 330 words
+# Both run with --kind hs --prompt raw (the text as is, last-token hidden state).
+#
+# Environment: MOEE (the binary, default ./moee), MODELS (default /tmp/models; a
+# missing model is synthesized there as ARCH-full.q4_0.gguf, ~4-9 GB), THREADS
+# (default: all cores), WORKLOADS (default "short long"), COUNT (only the first
+# COUNT texts of each workload), LLAMA_CPP, BENCH_DIR (scratch, default /tmp/moee-bench).
 set -eu
 cd "$(dirname "$0")/.."
-arch=${1:-olmoe}; type=${2:-q4_0}; n=${3:-512}; threads=${4:-}
+archs=${*:-olmoe qwen2moe deepseek}
+models=${MODELS:-/tmp/models}
 dir=${BENCH_DIR:-/tmp/moee-bench}
-mkdir -p "$dir"
+workloads=${WORKLOADS:-short long}
+threads=${THREADS:-$(getconf _NPROCESSORS_ONLN)}
 moee=${MOEE:-./moee}
+mkdir -p "$dir" "$models"
 [ -n "${MOEE:-}" ] || [ -x ./moee ] || make -s moee
+make -s build/bench/bench_kernels
+peak=$(build/bench/bench_kernels --peak "$threads")
 
-case "$arch" in
-    olmoe)    tok=tests/data/tokenizer/olmoe.gguf.gz ;;
-    qwen2moe) tok=tests/data/tokenizer/qwen2.gguf.gz ;;
-    deepseek) tok=tests/data/tokenizer/ggml-vocab-deepseek-llm.gguf.gz ;;
-    *) echo "bench_embed: unknown architecture $arch" >&2; exit 1 ;;
-esac
-model="$dir/$arch-full-$type.gguf"
-if [ ! -f "$model" ]; then
-    gzip -dc "$tok" > "$dir/$arch-tokenizer.gguf"
-    echo "synthesizing $model ..." >&2
-    "$moee" synth --arch "$arch" --shape full --type "$type" --tokenizer "$dir/$arch-tokenizer.gguf" -o "$model"
-fi
+# GOP per token: 2 x (attention q/k/v/o + router + the k routed experts' and the
+# shared experts' gate/up/down, or the dense MLP) summed over the layers.
+gop_per_token() {
+    case "$1" in
+        olmoe)    echo 2.15 ;;   # 16 x (4 x 2048^2 + 64 x 2048 + 8 x 3 x 2048 x 1024)
+        qwen2moe) echo 4.13 ;;   # 24 x (4 x 2048^2 + 60 x 2048 + 4 x 3 x 2048 x 1408 + 3 x 2048 x 5632)
+        deepseek) echo 4.82 ;;   # 4 x 2048^2 x 28 + 3 x 2048 x 10944 + 27 x (64 x 2048 + 8 x 3 x 2048 x 1408)
+    esac
+}
 
-# N texts: the STS Benchmark sentences of the test copy, repeated as needed.
-src=tests/data/eval/suite/STSBenchmark/test.jsonl
-sed -n 's/.*"sentence1": *"\([^"\\]*\)".*/\1/p' "$src" > "$dir/sentences.txt"
-: > "$dir/texts.txt"
-while [ "$(wc -l < "$dir/texts.txt")" -lt "$n" ]; do cat "$dir/sentences.txt" >> "$dir/texts.txt"; done
-head -n "$n" "$dir/texts.txt" > "$dir/texts.n.txt"
-
-out="$dir/emb.npy"
-tflag=""; [ -n "$threads" ] && tflag="-t $threads"
-start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$dir/maxrss.txt" \
-    "$moee" embed -m "$model" -i "$dir/texts.n.txt" -o "$out" --kind moee-sum --prompt prompteol -q $tflag
-end=$(date +%s.%N)
-
-tokens=$(sed -n 's/.*"tokens": *\([0-9]*\).*/\1/p' "$out.json" | head -n 1)
-rss_kb=$(tail -n 1 "$dir/maxrss.txt")
-file_bytes=$(stat -c %s "$model")
-awk -v s="$start" -v e="$end" -v n="$n" -v tok="$tokens" -v rss="$rss_kb" -v fb="$file_bytes" \
-    -v arch="$arch" -v type="$type" 'BEGIN {
-    t = e - s
-    printf "model        %s full, %s, %.2f GB\n", arch, type, fb / 1e9
-    printf "texts        %d (%d tokens, PromptEOL, moee-sum)\n", n, tok
-    printf "time         %.1f s\n", t
-    printf "throughput   %.1f texts/s, %.1f tokens/s (%.1fx the 47 tokens/s of llama.cpp)\n", n / t, tok / t, tok / t / 47
-    printf "peak RSS     %.2f GB = %.2f x the file\n", rss * 1024 / 1e9, rss * 1024 / fb
-}'
+printf 'threads %s, int8 peak of %s threads at once: %s GOP/s; load average %s\n' "$threads" "$threads" "$peak" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-9s %-6s %6s %7s %8s %8s %9s %7s %7s %9s %10s\n' model texts count tokens seconds cpu-s tokens/s GOP/s %peak \
+    RSS/file "llama.cpp"
+for arch in $archs; do
+    case "$arch" in
+        olmoe)    tok=tests/data/tokenizer/olmoe.gguf.gz ;;
+        qwen2moe) tok=tests/data/tokenizer/qwen2.gguf.gz ;;
+        deepseek) tok=tests/data/tokenizer/ggml-vocab-deepseek-llm.gguf.gz ;;
+        *) echo "bench_embed: unknown architecture $arch" >&2; exit 1 ;;
+    esac
+    model="$models/$arch-full.q4_0.gguf"
+    if [ ! -f "$model" ]; then
+        gzip -dc "$tok" > "$dir/$arch-tokenizer.gguf"
+        echo "synthesizing $model ..." >&2
+        "$moee" synth --arch "$arch" --shape full --type q4_0 --tokenizer "$dir/$arch-tokenizer.gguf" \
+            -o "$model.part.gguf"
+        mv "$model.part.gguf" "$model"
+    fi
+    file_bytes=$(stat -c %s "$model")
+    cat "$model" > /dev/null   # into the page cache: the runs below measure compute, not the disk
+    for w in $workloads; do
+        texts=bench/data/$w.txt
+        if [ -n "${COUNT:-}" ]; then head -n "$COUNT" "$texts" > "$dir/$w.txt"; texts=$dir/$w.txt; fi
+        /usr/bin/time -f "%e %M %U %S" -o "$dir/time.txt" "$moee" embed -m "$model" -i "$texts" -o "$dir/emb.npy" \
+            --kind hs --prompt raw -q -t "$threads"
+        tokens=$(sed -n 's/.*"tokens": *\([0-9]*\).*/\1/p' "$dir/emb.npy.json" | head -n 1)
+        llama="-"
+        if [ -n "${LLAMA_CPP:-}" ]; then
+            /usr/bin/time -f "%e %M" -o "$dir/llama-time.txt" "$LLAMA_CPP/llama-embedding" -m "$model" -f "$texts" \
+                --pooling last -t "$threads" -c 4096 -b 4096 -ub 4096 > /dev/null 2> "$dir/llama.log" || true
+            llama=$(cut -d' ' -f1 "$dir/llama-time.txt")
+        fi
+        awk -v arch="$arch" -v w="$w" -v n="$(wc -l < "$texts")" -v tok="$tokens" -v gpt="$(gop_per_token "$arch")" \
+            -v peak="$peak" -v fb="$file_bytes" -v llama="$llama" -v tm="$(cat "$dir/time.txt")" 'BEGIN {
+            split(tm, f, " "); t = f[1]; rss = f[2] * 1024; cpu = f[3] + f[4]
+            gops = tok / t * gpt
+            side = llama == "-" ? "-" : sprintf("%.0fs %.1fx", llama, llama / t)
+            printf "%-9s %-6s %6d %7d %8.1f %8.1f %9.1f %7.0f %6.1f%% %9.2f %10s\n", arch, w, n, tok, t, cpu, tok / t, gops,
+                   100 * gops / peak, rss / fb, side
+        }'
+    done
+done

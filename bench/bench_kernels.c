@@ -16,16 +16,19 @@
  *    projection (only 32-block types: llama-quantize falls back from K types there).
  *    `bench_kernels q4_0,q4_K` measures only the types named.
  * 3. The router (64 x 2048, F32) and one attention head (512 tokens, head_dim 128).
- * 4. Scaling: the Q8_0/Q4_0 expert shapes at 512 tokens on all OpenMP threads,
- *    wall-clock (noisy when the machine is shared; the load average is printed). */
+ * 4. Scaling: the int8 peak with one thread per core running at once, and the
+ *    Q8_0/Q4_0 expert shapes at 512 tokens on a team of that many threads,
+ *    wall-clock (noisy when the machine is shared; the load average is printed).
+ *
+ * `bench_kernels --peak [THREADS]` prints only the int8 peak of THREADS threads at
+ * once (default: every core), in GOP/s: what bench/bench_embed.sh compares with. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "kernels/variants.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static double cpu_now(void) {      /* this thread's CPU time */
     struct timespec t;
@@ -55,13 +58,6 @@ static void print_load(void) {
     printf("load average: %s\n", line[0] ? strtok(line, "\n") : "unknown");
 }
 
-static void set_threads(int n) {
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
 
 static const char *variant_names[] = {"scalar", "avx2", "avx512", "neon"};
 
@@ -87,17 +83,69 @@ static double measure_peak(peak_fn fn) {
 
 typedef struct { const char *name; double f32, int8; } peak_row;
 
+/* The best ISA's int8 peak loop, or NULL. */
+static peak_fn best_int8_loop(void) {
+#if defined(__x86_64__)
+    if (moee_kernels_variant("avx512")) return moee_avx512_peak_int8;
+    if (moee_kernels_variant("avx2")) return moee_avx2_peak_int8;
+#endif
+#if defined(__aarch64__)
+    if (moee_kernels_variant("neon")) return moee_neon_peak_int8;
+#endif
+    return NULL;
+}
+
+typedef struct { peak_fn fn; double ops, seconds; float sink; } peak_thread;
+
+static void *run_peak(void *p) {
+    peak_thread *pt = p;
+    double t0 = cpu_now();
+    pt->ops = pt->fn(50 * 1000 * 1000, &pt->sink);
+    pt->seconds = cpu_now() - t0;
+    return NULL;
+}
+
+/* The int8 peak of n threads running the peak loop at once (best of 3): the sum of
+ * each thread's operations per second of its own CPU time, so what n busy cores give
+ * together (clocks drop when all are busy) without counting time the OS gave to
+ * other processes of a shared machine. */
+static double measure_peak_threads(int n) {
+    peak_fn fn = best_int8_loop();
+    if (!fn || n < 1) return 0;
+    double best = 0;
+    peak_thread *pt = calloc((size_t)n, sizeof *pt);
+    pthread_t *th = calloc((size_t)n, sizeof *th);
+    int *started = calloc((size_t)n, sizeof *started);
+    for (int rep = 0; rep < 3; rep++) {
+        double rate = 0;
+        for (int i = 0; i < n; i++) {
+            pt[i].fn = fn;
+            started[i] = pthread_create(&th[i], NULL, run_peak, &pt[i]) == 0;
+            if (!started[i]) run_peak(&pt[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            if (started[i]) pthread_join(th[i], NULL);
+            rate += pt[i].ops / pt[i].seconds;
+        }
+        if (rate > best) best = rate;
+    }
+    free(pt);
+    free(th);
+    free(started);
+    return best;
+}
+
 /* ---- timing ------------------------------------------------------------------------ */
 
 /* Seconds per call of the current variant's matmul: the fastest of up to 7 runs
  * within ~0.15 s, on the clock given. */
-static double time_matmul(double (*clock_fn)(void), const moee_matrix *W, const float *X, int64_t n,
-                          float *Y, void *scratch) {
+static double time_matmul(double (*clock_fn)(void), moee_team *team, const moee_matrix *W, const float *X,
+                          int64_t n, float *Y, void *scratch) {
     double best = 1e30, start = clock_fn();
-    moee_matmul(W, X, n, Y, scratch);                   /* warm-up */
+    moee_matmul(team, W, X, n, Y, scratch);             /* warm-up */
     for (int k = 0; k < 7 && (k < 2 || clock_fn() - start < 0.15); k++) {
         double t0 = clock_fn();
-        moee_matmul(W, X, n, Y, scratch);
+        moee_matmul(team, W, X, n, Y, scratch);
         double t = clock_fn() - t0;
         if (t < best) best = t;
     }
@@ -117,14 +165,16 @@ static void *make_weights(uint32_t type, int64_t rows, int64_t cols) {
 }
 
 int main(int argc, char **argv) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = cores < 1 ? 1 : (int)cores;
+    if (argc >= 2 && !strcmp(argv[1], "--peak")) {
+        if (argc >= 3) n_threads = atoi(argv[2]);
+        printf("%.1f\n", measure_peak_threads(n_threads) / 1e9);
+        return 0;
+    }
     const char *only_types = argc > 1 ? argv[1] : NULL;   /* e.g. "q4_0,q4_K" */
-    int n_threads = 1;
-#ifdef _OPENMP
-    n_threads = omp_get_max_threads();
-#endif
     printf("moee kernel benchmark: per core (1 thread, thread CPU time, best of runs)\n");
     print_load();
-    set_threads(1);
 
     /* 1. peak */
     peak_row peaks[4];
@@ -171,7 +221,7 @@ int main(int argc, char **argv) {
                 for (int v = 0; v < 4; v++) {
                     if (moee_kernels_select(variant_names[v]) != 0) continue;
                     if (v == 0 && tokens[k] > 32) continue;
-                    double sec = time_matmul(cpu_now, &W, X, tokens[k], Y, scratch);
+                    double sec = time_matmul(cpu_now, NULL, &W, X, tokens[k], Y, scratch);
                     double ops = 2.0 * (double)(W.rows * W.cols * tokens[k]) / sec;
                     double peak = tt->is_quantized ? best_int8 : best_f32;
                     for (int p = 0; p < n_peaks; p++)
@@ -196,7 +246,7 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < n * hd; i++) { q[i] = frand(); kk[i] = frand(); vv[i] = frand(); }
         for (int v = 0; v < 4; v++) {
             if (moee_kernels_select(variant_names[v]) != 0) continue;
-            double sec = time_matmul(cpu_now, &R, X, 512, Y, scratch);
+            double sec = time_matmul(cpu_now, NULL, &R, X, 512, Y, scratch);
             printf("  %-8s router f32 64x2048, 512 tokens: %8.3f ms %7.1f GFLOP/s\n", variant_names[v], sec * 1e3,
                    2.0 * 64 * 2048 * 512 / sec / 1e9);
             double start = cpu_now();
@@ -214,19 +264,23 @@ int main(int argc, char **argv) {
     }
 
     /* 4. scaling over threads, wall clock */
-    set_threads(n_threads);
+    printf("\nint8 peak of %d thread(s) at once (each on its own CPU clock): %.1f GOP/s\n", n_threads,
+           measure_peak_threads(n_threads) / 1e9);
+    moee_team *team = NULL;
+    if (n_threads > 1 && moee_team_create(n_threads, &team)) n_threads = 1;
     moee_kernels_select(moee_kernels_variant("avx512") ? "avx512" : moee_kernels_variant("avx2") ? "avx2"
                         : moee_kernels_variant("neon") ? "neon" : "scalar");
     printf("\nscaling: %s, 512 tokens, %d thread(s), wall clock\n", moee_kernels_name(), n_threads);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ti = 0; ti < 2; ti++) {
             moee_matrix W = {types[ti], make_weights(types[ti], shapes[s][0], shapes[s][1]), shapes[s][0], shapes[s][1]};
-            double sec = time_matmul(wall_now, &W, X, 512, Y, scratch);
+            double sec = time_matmul(wall_now, team, &W, X, 512, Y, scratch);
             printf("  %-5s %lldx%lld: %8.3f ms %7.1f GOP/s\n", moee_type(types[ti])->name, (long long)W.rows,
                    (long long)W.cols, sec * 1e3, 2.0 * (double)(W.rows * W.cols) * 512 / sec / 1e9);
             free((void *)W.data);
         }
     print_load();
+    moee_team_free(team);
     free(X); free(Y); free(scratch);
     return 0;
 }

@@ -1,9 +1,11 @@
 /* context.c: sizing the forward pass's working memory once, the RoPE tables, and
- * the thread count. */
+ * the context's own team of threads. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -14,12 +16,24 @@
  * tens of megabytes. Results do not depend on it (every kernel row is independent). */
 #define FF_CHUNK 512
 
+/* The process default for contexts created with n_threads 0 (0 here: all cores). */
+static _Atomic int default_threads;
+
+static int online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
+}
+
 void moee_set_threads(int n) {
-#ifdef _OPENMP
+    atomic_store(&default_threads, n > 0 ? n : 0);
+#ifdef _OPENMP   /* what still uses OpenMP (tokenizing many texts, the evaluator) follows it too */
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
-#else
-    (void)n;
 #endif
+}
+
+int moee_default_threads(void) {
+    int n = atomic_load(&default_threads);
+    return n > 0 ? n : online_cpus();
 }
 
 /* Lays buffers out one after another, 64-byte aligned. With base NULL it only
@@ -89,12 +103,16 @@ static void fill_rope_tables(moee_context *c) {
     }
 }
 
-int moee_context_create(const moee_model *m, int64_t max_batch_tokens, moee_context **out,
+int moee_context_create(const moee_model *m, int64_t max_batch_tokens, int n_threads, moee_context **out,
                         char *err, size_t err_size) {
     *out = NULL;
     if (max_batch_tokens < 1 || max_batch_tokens > ((int64_t)1 << 31) - 1) {
         snprintf(err, err_size, "%s: max_batch_tokens %lld must be in [1, 2^31)", m->path,
                  (long long)max_batch_tokens);
+        return -1;
+    }
+    if (n_threads < 0 || n_threads > 4096) {
+        snprintf(err, err_size, "%s: %d threads: expected 0 (the default) to 4096", m->path, n_threads);
         return -1;
     }
     moee_context *c = calloc(1, sizeof *c);
@@ -106,11 +124,7 @@ int moee_context_create(const moee_model *m, int64_t max_batch_tokens, moee_cont
     c->max_tokens = max_batch_tokens;
     c->max_positions = m->info.context_length < max_batch_tokens ? m->info.context_length : max_batch_tokens;
     c->chunk = max_batch_tokens < FF_CHUNK ? max_batch_tokens : FF_CHUNK;
-#ifdef _OPENMP
-    c->n_threads = omp_get_max_threads() > omp_get_num_procs() ? omp_get_max_threads() : omp_get_num_procs();
-#else
-    c->n_threads = 1;
-#endif
+    c->n_threads = n_threads ? n_threads : moee_default_threads();
     layout l = { NULL, 0, 0 };
     carve(c, &l);
     if (!l.overflow) {
@@ -127,6 +141,11 @@ int moee_context_create(const moee_model *m, int64_t max_batch_tokens, moee_cont
         free(c);
         return -1;
     }
+    if (c->n_threads > 1 && moee_team_create(c->n_threads, &c->team)) {
+        snprintf(err, err_size, "%s: could not start %d threads", m->path, c->n_threads);
+        moee_context_free(c);
+        return -1;
+    }
     fill_rope_tables(c);
     *out = c;
     return 0;
@@ -134,6 +153,7 @@ int moee_context_create(const moee_model *m, int64_t max_batch_tokens, moee_cont
 
 void moee_context_free(moee_context *ctx) {
     if (!ctx) return;
+    moee_team_free(ctx->team);
     free(ctx->arena);
     free(ctx);
 }

@@ -13,7 +13,8 @@ struct moee_context {
     int64_t max_tokens;      /* T: sum of sequence lengths a batch may have */
     int64_t max_positions;   /* longest sequence: min(context_length, T) */
     int64_t chunk;           /* rows per feed-forward chunk (bounds the MLP buffers) */
-    int n_threads;           /* attention scratch slots */
+    int n_threads;           /* threads of the team (and attention scratch slots) */
+    moee_team *team;         /* the threads every parallel step of this context runs on (NULL: 1) */
 
     void *arena;             /* the one allocation behind every buffer below */
 
@@ -54,5 +55,8 @@ struct moee_context {
     float *att_scratch;      /* [n_threads][max_positions] */
     void *mm_scratch;        /* moee_matmul scratch */
 };
+
+/* moee_set_threads's value, or the number of online cores. */
+int moee_default_threads(void);
 
 #endif

@@ -33,6 +33,7 @@
 #include "engine/embed.h"
 #include "engine/model.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 /* At most this many sequences per forward batch: bounds the per-batch output
  * buffers (short texts would otherwise make batch_tokens rows). */
@@ -57,7 +58,7 @@ moee_rw_source moee_rw_source_resolve(const moee_model *m, moee_rw_source reques
 
 static const moee_tokenizer *tokenizer_of(const moee_model *m, char *err, size_t err_size) {
     const moee_tokenizer *t = moee_model_tokenizer(m);
-    if (!t) snprintf(err, err_size, "the model file carries no usable tokenizer (embed token ids instead)");
+    if (!t) snprintf(err, err_size, "the model file carries no usable tokenizer, so it can only embed token ids");
     return t;
 }
 
@@ -126,7 +127,7 @@ static int run_jobs(const moee_model *m, const moee_embed_options *o, job *jobs,
     if (max_seqs > budget) max_seqs = budget;
 
     moee_context *ctx = NULL;
-    if (moee_context_create(m, budget, &ctx, err, err_size)) return 1;
+    if (moee_context_create(m, budget, o->threads, &ctx, err, err_size)) return 1;
     const int32_t **batch_ids = malloc((size_t)max_seqs * sizeof *batch_ids);
     int64_t *batch_lens = malloc((size_t)max_seqs * sizeof *batch_lens);
     float *batch_hs = hs ? malloc((size_t)(max_seqs * hs_dim) * sizeof *batch_hs) : NULL;
@@ -232,19 +233,13 @@ static int encode_prompt(const moee_tokenizer *tok, const moee_embed_options *o,
     return rc;
 }
 
-/* Start of the UTF-8 character holding byte i (at most 3 continuation bytes back). */
-static size_t char_start(const char *s, size_t i) {
-    for (int k = 0; k < 3 && i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80; k++) i--;
-    return i;
-}
-
 /* Text i -> its ids (malloc'ed into *ids), truncated as the file comment says. */
 static int prepare_text(const moee_tokenizer *tok, const moee_embed_options *o, int64_t context,
                         const char *text, size_t len, int64_t i, tokenizer_ids *v,
                         int32_t **ids, int64_t *n_ids, int *truncated, char *err, size_t err_size) {
     char msg[256];
     *truncated = 0;
-    int64_t bad = o->replace_invalid_utf8 ? -1 : moee_utf8_check(text, len);
+    int64_t bad = o->replace_invalid_utf8 ? -1 : utf8_first_invalid((const unsigned char *)text, len);
     if (bad >= 0) {
         snprintf(err, err_size, "text %" PRId64 ": invalid UTF-8 at byte %" PRId64, i, bad);
         return 1;
@@ -267,7 +262,7 @@ static int prepare_text(const moee_tokenizer *tok, const moee_embed_options *o, 
             return 1;
         }
         while (hi - lo > 1) {
-            size_t mid = char_start(text, lo + (hi - lo) / 2);
+            size_t mid = utf8_char_start((const unsigned char *)text, lo + (hi - lo) / 2);
             if (mid <= lo) {            /* no character starts in (lo, middle]: look after it */
                 mid = lo + (hi - lo) / 2 + 1;
                 while (mid < hi && ((unsigned char)text[mid] & 0xC0) == 0x80) mid++;
@@ -312,11 +307,11 @@ int moee_embed_raw(const moee_model *m, const moee_embed_options *o,
     free(probe);
     if (!o->replace_invalid_utf8) {
         int64_t bad;
-        if (o->instruction && (bad = moee_utf8_check(o->instruction, strlen(o->instruction))) >= 0) {
+        if (o->instruction && (bad = utf8_first_invalid((const unsigned char *)o->instruction, strlen(o->instruction))) >= 0) {
             snprintf(err, err_size, "instruction: invalid UTF-8 at byte %" PRId64, bad);
             return 1;
         }
-        if (o->custom_template && (bad = moee_utf8_check(o->custom_template, strlen(o->custom_template))) >= 0) {
+        if (o->custom_template && (bad = utf8_first_invalid((const unsigned char *)o->custom_template, strlen(o->custom_template))) >= 0) {
             snprintf(err, err_size, "template: invalid UTF-8 at byte %" PRId64, bad);
             return 1;
         }
@@ -572,6 +567,7 @@ int moee_embed(const moee_model *m, const moee_embed_options *o, const moee_inpu
     for (int64_t i = 0; lens && i < n; i++) lens[i] = strlen(in->texts[i]);
 
 #ifdef _OPENMP
+    /* tokenizing runs on OpenMP threads (the forward pass on the context's own team) */
     int saved_threads = omp_get_max_threads();   /* this thread's setting: other callers keep theirs */
     if (eo.threads > 0) omp_set_num_threads(eo.threads);
 #endif

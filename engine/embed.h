@@ -4,9 +4,6 @@
 #define MOEE_ENGINE_EMBED_H
 #include "moee.h"
 
-/* -1 if s[0..n) is valid UTF-8, else the offset of the first byte that is not. */
-int64_t moee_utf8_check(const char *s, size_t n);
-
 /* Raw (unstandardized) rows of n texts: hs [n][hs_dim], rw [n][rw_dim] (either may be
  * NULL), row i belonging to texts[i] whatever order they ran in. truncated (may be NULL)
  * [n] gets 1 for each truncated text. Errors name the text by its 0-based index. Rows

@@ -26,18 +26,19 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include "engine/context.h"
 
-/* Loops over independent rows run on all threads (#pragma omp) when there is enough
- * work to pay for waking them; small batches stay serial. Without OpenMP the pragmas
- * are simply ignored. */
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
+/* Loops over independent rows are shared out over the context's team of threads
+ * (kernels/team.h) when there is enough work to pay for handing it out; small
+ * batches stay on the calling thread. Each loop is a task over a range of rows. */
 #define PARALLEL_MIN_WORK 65536   /* floats touched by a loop before it is worth threads */
+
+static moee_team *team_for_work(const moee_context *c, int64_t work) {
+    return work >= PARALLEL_MIN_WORK ? c->team : NULL;
+}
+
+/* Rows of a loop claimed at a time: enough to amortize the claim, small enough to balance. */
+#define ROWS_GRAIN 8
 
 /* ---- input checks ---------------------------------------------------------- */
 
@@ -102,32 +103,71 @@ static void embed_tokens(moee_context *c, const int32_t *const *ids, int64_t n_s
     }
 }
 
+/* Row-wise operations on [rows][n] arrays: what the simple loops below share out. */
+typedef struct {
+    float *dst;
+    const float *src, *w;      /* w: RMSNorm weights; for AXPY_ROWS, NULL or per-row gate logits */
+    const int32_t *dst_rows;   /* AXPY_ROWS: the row of dst that row i goes to (NULL: row i) */
+    const float *row_scale;    /* AXPY_ROWS: per-row factor (NULL: gate logits or 1) */
+    int64_t n;
+    float eps;
+} rows_job;
+
+/* dst[t] = RMSNorm(src[t]; w) */
+static void rmsnorm_task(void *arg, int64_t t0, int64_t t1, int thread) {
+    const rows_job *j = arg;
+    for (int64_t t = t0; t < t1; t++) moee_rmsnorm(j->dst + t * j->n, j->src + t * j->n, j->w, j->n, j->eps);
+}
+
+/* dst[dst_rows[i]] += a_i * src[i], a_i = row_scale[i], sigmoid(w[i]) (Qwen's shared
+ * expert gate) or 1 */
+static void axpy_task(void *arg, int64_t i0, int64_t i1, int thread) {
+    const rows_job *j = arg;
+    for (int64_t i = i0; i < i1; i++) {
+        float a = 1.0f;
+        if (j->row_scale) a = j->row_scale[i];
+        else if (j->w) a = 1.0f / (1.0f + expf(-j->w[i]));
+        int64_t row = j->dst_rows ? (int64_t)j->dst_rows[i] : i;
+        moee_axpy(j->dst + row * j->n, a, j->src + i * j->n, j->n);
+    }
+}
+
+/* gate[i] = silu(gate[i]) * up[i] (src = up) */
+static void silu_task(void *arg, int64_t i0, int64_t i1, int thread) {
+    const rows_job *j = arg;
+    for (int64_t i = i0; i < i1; i++) moee_silu_mul(j->dst + i * j->n, j->src + i * j->n, j->n);
+}
+
 /* dst[t] = RMSNorm(src[t]; w) for every row t < T of n floats. */
-static void rmsnorm_rows(float *dst, const float *src, const float *w, int64_t T, int64_t n, float eps) {
-#pragma omp parallel for schedule(static) if (T * n >= PARALLEL_MIN_WORK)
-    for (int64_t t = 0; t < T; t++) moee_rmsnorm(dst + t * n, src + t * n, w, n, eps);
+static void rmsnorm_rows(moee_context *c, float *dst, const float *src, const float *w, int64_t T, int64_t n,
+                         float eps) {
+    rows_job j = {.dst = dst, .src = src, .w = w, .n = n, .eps = eps};
+    moee_team_for(team_for_work(c, T * n), T, ROWS_GRAIN, rmsnorm_task, &j);
 }
 
 /* y[t] += x[t] for every row (a residual add). */
-static void add_rows(float *y, const float *x, int64_t T, int64_t n) {
-#pragma omp parallel for schedule(static) if (T * n >= PARALLEL_MIN_WORK)
-    for (int64_t t = 0; t < T; t++) moee_axpy(y + t * n, 1.0f, x + t * n, n);
+static void add_rows(moee_context *c, float *y, const float *x, int64_t T, int64_t n) {
+    rows_job j = {.dst = y, .src = x, .n = n};
+    moee_team_for(team_for_work(c, T * n), T, ROWS_GRAIN, axpy_task, &j);
 }
 
-static void attention_block(moee_context *c, const moee_layer *ly, int64_t n_seqs, int64_t T) {
+/* gate[i] = silu(gate[i]) * up[i] for n rows of ff */
+static void silu_rows(moee_context *c, float *gate, const float *up, int64_t n, int64_t ff) {
+    rows_job j = {.dst = gate, .src = up, .n = ff};
+    moee_team_for(team_for_work(c, n * ff), n, ROWS_GRAIN, silu_task, &j);
+}
+
+typedef struct { moee_context *c; const moee_layer *ly; } layer_job;
+
+/* Per token: q/k/v biases, q/k norms, RoPE. */
+static void qk_task(void *arg, int64_t t0, int64_t t1, int thread) {
+    const layer_job *j = arg;
+    moee_context *c = j->c;
+    const moee_layer *ly = j->ly;
     const moee_model *m = c->m;
-    int64_t H = m->info.hidden, d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
+    int64_t d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
     int64_t qd = nh * d, kvd = nkv * d, half = d / 2;
-
-    rmsnorm_rows(c->xn, c->x, ly->attn_norm, T, H, m->rms_eps);
-    {   /* q, k and v from one quantization of xn */
-        const moee_matrix *w_qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
-        float *y_qkv[3] = {c->q, c->k, c->v};
-        moee_matmul_gather_n(w_qkv, 3, c->xn, NULL, T, y_qkv, c->mm_scratch);
-    }
-
-#pragma omp parallel for schedule(static) if (T * (qd + kvd) >= PARALLEL_MIN_WORK)
-    for (int64_t t = 0; t < T; t++) {
+    for (int64_t t = t0; t < t1; t++) {
         float *q = c->q + t * qd, *k = c->k + t * kvd, *v = c->v + t * kvd;
         if (ly->bq) {                 /* Qwen: q/k/v biases */
             moee_axpy(q, 1.0f, ly->bq, qd);
@@ -143,31 +183,43 @@ static void attention_block(moee_context *c, const moee_layer *ly, int64_t n_seq
         moee_rope(q, nh, d, cos_t, sin_t, m->rope_mode);
         moee_rope(k, nkv, d, cos_t, sin_t, m->rope_mode);
     }
+}
 
-    /* One task per (sequence, query head); query head h reads kv head h / (nh / nkv). */
+/* One item per (sequence, query head); query head h reads kv head h / (nh / nkv).
+ * Each thread has its own scratch row. */
+static void attention_task(void *arg, int64_t i0, int64_t i1, int thread) {
+    const layer_job *j = arg;
+    moee_context *c = j->c;
+    const moee_model *m = c->m;
+    int64_t d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
+    int64_t qd = nh * d, kvd = nkv * d, group = nh / nkv;
     float scale = (float)(1.0 / sqrt((double)d));
-    int64_t group = nh / nkv, n_tasks = n_seqs * nh;
-    int n_thr = 1;   /* at most one thread per attention scratch slot */
-#ifdef _OPENMP
-    n_thr = omp_get_max_threads() < c->n_threads ? omp_get_max_threads() : c->n_threads;
-#endif
-    (void)n_thr;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_thr) if (T * qd >= PARALLEL_MIN_WORK)
-    for (int64_t task = 0; task < n_tasks; task++) {
-        int64_t s = task / nh, h = task % nh, g = h / group;
+    float *scratch = c->att_scratch + (int64_t)thread * c->max_positions;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t s = i / nh, h = i % nh, g = h / group;
         int64_t start = c->seq_start[s], n = c->seq_start[s + 1] - start;
-#ifdef _OPENMP
-        float *scratch = c->att_scratch + (int64_t)omp_get_thread_num() * c->max_positions;
-#else
-        float *scratch = c->att_scratch;
-#endif
         moee_attention_head(c->q + start * qd + h * d, qd, c->k + start * kvd + g * d, kvd,
                             c->v + start * kvd + g * d, kvd, c->att + start * qd + h * d, qd, n, d,
                             scale, scratch);
     }
+}
 
-    moee_matmul(&ly->wo, c->att, T, c->out, c->mm_scratch);
-    add_rows(c->x, c->out, T, H);
+static void attention_block(moee_context *c, const moee_layer *ly, int64_t n_seqs, int64_t T) {
+    const moee_model *m = c->m;
+    int64_t H = m->info.hidden, d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
+    int64_t qd = nh * d, kvd = nkv * d;
+
+    rmsnorm_rows(c, c->xn, c->x, ly->attn_norm, T, H, m->rms_eps);
+    {   /* q, k and v from one quantization of xn */
+        const moee_matrix *w_qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
+        float *y_qkv[3] = {c->q, c->k, c->v};
+        moee_matmul_gather_n(c->team, w_qkv, 3, c->xn, NULL, T, y_qkv, c->mm_scratch);
+    }
+    layer_job j = {c, ly};
+    moee_team_for(team_for_work(c, T * (qd + kvd)), T, ROWS_GRAIN, qk_task, &j);
+    moee_team_for(team_for_work(c, T * qd), n_seqs * nh, 1, attention_task, &j);
+    moee_matmul(c->team, &ly->wo, c->att, T, c->out, c->mm_scratch);
+    add_rows(c, c->x, c->out, T, H);
 }
 
 /* out[rows] = down(silu(gate xn) * up xn) for a dense SwiGLU block over all T rows,
@@ -177,31 +229,26 @@ static void dense_ffn(moee_context *c, const moee_ffn *f, const float *gate_logi
     int64_t H = c->m->info.hidden, ff = f->ff;
     for (int64_t r0 = 0; r0 < T; r0 += c->chunk) {
         int64_t n = T - r0 < c->chunk ? T - r0 : c->chunk;
-        moee_matmul_gather2(&f->gate, &f->up, c->xn + r0 * H, NULL, n, c->ff_gate, c->ff_up, c->mm_scratch);
-#pragma omp parallel for schedule(static) if (n * ff >= PARALLEL_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) moee_silu_mul(c->ff_gate + i * ff, c->ff_up + i * ff, ff);
+        moee_matmul_gather2(c->team, &f->gate, &f->up, c->xn + r0 * H, NULL, n, c->ff_gate, c->ff_up,
+                            c->mm_scratch);
+        silu_rows(c, c->ff_gate, c->ff_up, n, ff);
         if (!add) {
-            moee_matmul(&f->down, c->ff_gate, n, c->out + r0 * H, c->mm_scratch);
+            moee_matmul(c->team, &f->down, c->ff_gate, n, c->out + r0 * H, c->mm_scratch);
             continue;
         }
-        moee_matmul(&f->down, c->ff_gate, n, c->ff_out, c->mm_scratch);
-#pragma omp parallel for schedule(static) if (n * H >= PARALLEL_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) {
-            float w = 1.0f;
-            if (gate_logits) w = 1.0f / (1.0f + expf(-gate_logits[r0 + i]));
-            moee_axpy(c->out + (r0 + i) * H, w, c->ff_out + i * H, H);
-        }
+        moee_matmul(c->team, &f->down, c->ff_gate, n, c->ff_out, c->mm_scratch);
+        rows_job j = {.dst = c->out + r0 * H, .src = c->ff_out, .w = gate_logits ? gate_logits + r0 : NULL, .n = H};
+        moee_team_for(team_for_work(c, n * H), n, ROWS_GRAIN, axpy_task, &j);
     }
 }
 
-/* Router: logits, softmax over all experts, top-k and mixing weights, per token. */
-static void route(moee_context *c, const moee_layer *ly, int64_t T) {
+/* Per token: softmax over all experts, top-k and mixing weights. */
+static void route_task(void *arg, int64_t t0, int64_t t1, int thread) {
+    moee_context *c = ((const layer_job *)arg)->c;
     const moee_model *m = c->m;
     int64_t E = m->info.n_experts, K = m->info.n_experts_used;
     int deepseek = m->arch == MOEE_ARCH_DEEPSEEK;
-    moee_matmul(&ly->router, c->xn, T, c->logits, c->mm_scratch);
-#pragma omp parallel for schedule(static) if (T * E >= PARALLEL_MIN_WORK)
-    for (int64_t t = 0; t < T; t++) {
+    for (int64_t t = t0; t < t1; t++) {
         float *p = c->probs + t * E, *w = c->top_w + t * K;
         int32_t *idx = c->top_idx + t * K;
         memcpy(p, c->logits + t * E, (size_t)E * sizeof(float));
@@ -218,6 +265,13 @@ static void route(moee_context *c, const moee_layer *ly, int64_t T) {
             for (int64_t j = 0; j < K; j++) w[j] /= denom;
         }
     }
+}
+
+/* Router: logits, then per token softmax, top-k and mixing weights. */
+static void route(moee_context *c, const moee_layer *ly, int64_t T) {
+    moee_matmul(c->team, &ly->router, c->xn, T, c->logits, c->mm_scratch);
+    layer_job j = {c, ly};
+    moee_team_for(team_for_work(c, T * c->m->info.n_experts), T, ROWS_GRAIN, route_task, &j);
 }
 
 /* Groups the batch's (token, expert) pairs by expert, tokens ascending in each group. */
@@ -249,21 +303,19 @@ static void moe_block(moee_context *c, const moee_layer *ly, int64_t T) {
         for (int64_t g0 = c->group_start[e]; g0 < c->group_start[e + 1]; g0 += c->chunk) {
             int64_t n = c->group_start[e + 1] - g0 < c->chunk ? c->group_start[e + 1] - g0 : c->chunk;
             const int32_t *rows = c->group_token + g0;
-            moee_matmul_gather2(&gate, &up, c->xn, rows, n, c->ff_gate, c->ff_up, c->mm_scratch);
-#pragma omp parallel for schedule(static) if (n * ff >= PARALLEL_MIN_WORK)
-            for (int64_t i = 0; i < n; i++) moee_silu_mul(c->ff_gate + i * ff, c->ff_up + i * ff, ff);
-            moee_matmul(&down, c->ff_gate, n, c->ff_out, c->mm_scratch);
+            moee_matmul_gather2(c->team, &gate, &up, c->xn, rows, n, c->ff_gate, c->ff_up, c->mm_scratch);
+            silu_rows(c, c->ff_gate, c->ff_up, n, ff);
+            moee_matmul(c->team, &down, c->ff_gate, n, c->ff_out, c->mm_scratch);
             /* each token appears at most once in a group: no two rows collide */
-#pragma omp parallel for schedule(static) if (n * H >= PARALLEL_MIN_WORK)
-            for (int64_t i = 0; i < n; i++)
-                moee_axpy(c->out + (int64_t)rows[i] * H, c->group_w[g0 + i], c->ff_out + i * H, H);
+            rows_job j = {.dst = c->out, .src = c->ff_out, .dst_rows = rows, .row_scale = c->group_w + g0, .n = H};
+            moee_team_for(team_for_work(c, n * H), n, ROWS_GRAIN, axpy_task, &j);
         }
     }
     if (ly->shared.ff) {
         const float *gate_logits = NULL;
         if (ly->shared_gate) {   /* Qwen: sigmoid(w_sg . x) scales the shared expert */
             moee_matrix wsg = { MOEE_TYPE_F32, ly->shared_gate, 1, H };
-            moee_matmul(&wsg, c->xn, T, c->shared_gate, c->mm_scratch);
+            moee_matmul(c->team, &wsg, c->xn, T, c->shared_gate, c->mm_scratch);
             gate_logits = c->shared_gate;
         }
         dense_ffn(c, &ly->shared, gate_logits, T, 1);
@@ -287,8 +339,7 @@ static void save_routing(moee_context *c, const moee_layer *ly, int64_t n_seqs, 
         } else if (pool == MOEE_POOL_LAST) {
             for (int64_t s = 0; s < n_seqs; s++)
                 memcpy(dst + s * rw_dim + col, src + (c->seq_start[s + 1] - 1) * E, (size_t)E * sizeof(float));
-        } else {
-#pragma omp parallel for schedule(static) if (T * E >= PARALLEL_MIN_WORK)
+        } else {   /* (a few thousand floats a sequence: one thread) */
             for (int64_t s = 0; s < n_seqs; s++) {
                 int64_t start = c->seq_start[s], n = c->seq_start[s + 1] - start;
                 for (int64_t e = 0; e < E; e++) {
@@ -306,13 +357,12 @@ static void save_hidden(moee_context *c, int64_t n_seqs, int64_t T, moee_pool po
     const moee_model *m = c->m;
     int64_t H = m->info.hidden;
     if (pool == MOEE_POOL_NONE) {
-        rmsnorm_rows(hs, c->x, m->output_norm, T, H, m->rms_eps);
+        rmsnorm_rows(c, hs, c->x, m->output_norm, T, H, m->rms_eps);
     } else if (pool == MOEE_POOL_LAST) {
         for (int64_t s = 0; s < n_seqs; s++)
             moee_rmsnorm(hs + s * H, c->x + (c->seq_start[s + 1] - 1) * H, m->output_norm, H, m->rms_eps);
     } else {
-        rmsnorm_rows(c->xn, c->x, m->output_norm, T, H, m->rms_eps);
-#pragma omp parallel for schedule(static) if (T * H >= PARALLEL_MIN_WORK)
+        rmsnorm_rows(c, c->xn, c->x, m->output_norm, T, H, m->rms_eps);
         for (int64_t s = 0; s < n_seqs; s++) {
             int64_t start = c->seq_start[s], n = c->seq_start[s + 1] - start;
             for (int64_t j = 0; j < H; j++) {
@@ -355,7 +405,7 @@ int moee_forward(moee_context *ctx, const int32_t *const *ids, const int64_t *le
             keep_last_tokens(ctx, n_seqs);
             T = n_seqs;
         }
-        rmsnorm_rows(ctx->xn, ctx->x, ly->ffn_norm, T, m->info.hidden, m->rms_eps);
+        rmsnorm_rows(ctx, ctx->xn, ctx->x, ly->ffn_norm, T, m->info.hidden, m->rms_eps);
         if (ly->is_moe) {
             route(ctx, ly, T);
             save_routing(ctx, ly, n_seqs, T, pool, rw_logits, rw_probs);
@@ -363,7 +413,7 @@ int moee_forward(moee_context *ctx, const int32_t *const *ids, const int64_t *le
         } else {
             dense_ffn(ctx, &ly->shared, NULL, T, 0);
         }
-        add_rows(ctx->x, ctx->out, T, m->info.hidden);
+        add_rows(ctx, ctx->x, ctx->out, T, m->info.hidden);
     }
     if (hs) save_hidden(ctx, n_seqs, T, pool, hs);
     return 0;

@@ -394,6 +394,8 @@ static int moee_model_load_unchecked(const char *gguf_path, moee_model **out, ch
         moee_model_free(m);
         return -1;
     }
+    /* the first batch reads nearly every weight: map them all now, in one go */
+    moee_map_populate(m->file->map, m->file->map_size);
     *out = m;
     return 0;
 }

@@ -48,8 +48,8 @@ int moee_model_load(const char *gguf_path, moee_model **out, char *err, size_t e
 void moee_model_free(moee_model *m);
 const moee_model_info *moee_model_get_info(const moee_model *m);
 
-/* Threads used by every later call (default: all cores; 1 without OpenMP).
- * Results never depend on it. */
+/* The process default number of threads for contexts created with n_threads 0
+ * (n <= 0: all cores, the initial default). Results never depend on it. */
 void moee_set_threads(int n);
 
 /* ==== forward pass: token ids -> hidden states and routing vectors ============= */
@@ -61,9 +61,12 @@ typedef enum {
 } moee_pool;
 
 /* Working memory for forward passes, sized once for batches of up to
- * max_batch_tokens tokens (sum over the batch's sequences). */
+ * max_batch_tokens tokens (sum over the batch's sequences), and the context's own
+ * n_threads threads (0: moee_set_threads's default), which sleep between calls.
+ * Several contexts, each used by one thread at a time, may run at once on the same
+ * model. */
 typedef struct moee_context moee_context;
-int moee_context_create(const moee_model *m, int64_t max_batch_tokens, moee_context **out,
+int moee_context_create(const moee_model *m, int64_t max_batch_tokens, int n_threads, moee_context **out,
                         char *err, size_t err_size);
 void moee_context_free(moee_context *ctx);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/embed.h"
+#include "tokenizer/unicode.h"
 
 /* The paper's templates (its --embed_method values), in the paper's order. */
 static const struct { const char *name, *text; } templates[] = {
@@ -66,41 +67,11 @@ static int is_python_space(unsigned cp) {
            cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
-/* Decodes one well-formed UTF-8 sequence at s[0..n); returns its length, or 0 if
- * the bytes there are not a valid sequence (such bytes are never white space). */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
-    if (n == 0) return 0;
-    if (s[0] < 0x80) { *cp = s[0]; return 1; }
-    size_t len = (s[0] >= 0xC2 && s[0] <= 0xDF) ? 2 : (s[0] >= 0xE0 && s[0] <= 0xEF) ? 3
-               : (s[0] >= 0xF0 && s[0] <= 0xF4) ? 4 : 0;
-    if (len == 0 || len > n) return 0;
-    unsigned v = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    static const unsigned min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min_for_len[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
-}
-
-int64_t moee_utf8_check(const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned cp;
-        size_t len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        if (len == 0) return (int64_t)i;
-        i += len;
-    }
-    return -1;
-}
-
 /* Length of the white space at the start of s[0..n). */
 static size_t leading_space(const char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
-        unsigned cp;
+        uint32_t cp = 0;
         size_t len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
         if (len == 0 || !is_python_space(cp)) break;
         i += len;
@@ -113,9 +84,8 @@ static size_t trailing_space(const char *s, size_t n) {
     size_t end = n;
     while (end > 0) {
         /* the last code point starts at most 3 continuation bytes back */
-        size_t start = end - 1;
-        while (start > 0 && end - start < 4 && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
-        unsigned cp;
+        size_t start = utf8_char_start((const unsigned char *)s, end - 1);
+        uint32_t cp = 0;
         size_t len = utf8_decode((const unsigned char *)s + start, end - start, &cp);
         if (len != end - start || !is_python_space(cp)) break;
         end = start;

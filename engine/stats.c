@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "engine/embed.h"
+#include "weights/file.h"
 #include "weights/json.h"
 
 #define STATS_EPS 1e-8
@@ -234,17 +235,9 @@ static void write_key_string(FILE *f, const char *key, const char *value) {
 }
 
 int moee_statistics_save(const char *path, const moee_statistics *s, char *err, size_t err_size) {
-    /* written as PATH.PID.tmp and renamed: a reader never sees half a file */
-    size_t cap = strlen(path) + 32;
-    char *tmp = malloc(cap);
-    if (!tmp) { snprintf(err, err_size, "%s: out of memory", path); return 1; }
-    snprintf(tmp, cap, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, err_size, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return 1;
-    }
+    moee_out o;   /* a temporary renamed into place: a reader never sees half a file */
+    if (moee_out_open(&o, path, err, err_size)) return 1;
+    FILE *f = o.f;
     fprintf(f, "{\"format\": \"moee-stats\", \"version\": 2");
     write_key_string(f, "model_fingerprint", s->model_fingerprint);
     write_key_string(f, "arch", s->arch);
@@ -257,16 +250,8 @@ int moee_statistics_save(const char *path, const moee_statistics *s, char *err, 
     if (s->hs.dim > 0) write_part(f, "hs", &s->hs);
     if (s->rw.dim > 0) write_part(f, "rw", &s->rw);
     fprintf(f, "}\n");
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, err_size, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return 1;
-    }
-    free(tmp);
-    return 0;
+    if (ferror(f)) o.failed = EIO;
+    return moee_out_commit(&o, err, err_size) ? 1 : 0;
 }
 
 /* Reads one part ("hs" or "rw"); absent gives dim 0. */

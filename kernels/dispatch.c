@@ -98,60 +98,89 @@ static void fill_nan(float *Y, int64_t n) {
     for (int64_t i = 0; i < n; i++) Y[i] = NAN;
 }
 
-void moee_matmul(const moee_matrix *W, const float *X, int64_t n_tokens, float *Y, void *scratch) {
-    moee_matmul_gather(W, X, NULL, n_tokens, Y, scratch);
+void moee_matmul(moee_team *team, const moee_matrix *W, const float *X, int64_t n_tokens, float *Y, void *scratch) {
+    moee_matmul_gather(team, W, X, NULL, n_tokens, Y, scratch);
 }
 
 /* x_rows == NULL means rows 0..n-1 (that is moee_matmul). */
-void moee_matmul_gather(const moee_matrix *W, const float *X, const int32_t *x_rows,
+void moee_matmul_gather(moee_team *team, const moee_matrix *W, const float *X, const int32_t *x_rows,
                         int64_t n, float *Y, void *scratch) {
-    moee_matmul_gather2(W, NULL, X, x_rows, n, Y, NULL, scratch);
+    moee_matmul_gather2(team, W, NULL, X, x_rows, n, Y, NULL, scratch);
 }
 
 /* B may be NULL (one matrix). */
-void moee_matmul_gather2(const moee_matrix *A, const moee_matrix *B, const float *X, const int32_t *x_rows,
-                         int64_t n, float *YA, float *YB, void *scratch) {
+void moee_matmul_gather2(moee_team *team, const moee_matrix *A, const moee_matrix *B, const float *X,
+                         const int32_t *x_rows, int64_t n, float *YA, float *YB, void *scratch) {
     const moee_matrix *W[2] = {A, B};
     float *Y[2] = {YA, YB};
-    moee_matmul_gather_n(W, 2, X, x_rows, n, Y, scratch);
+    moee_matmul_gather_n(team, W, 2, X, x_rows, n, Y, scratch);
 }
 
-/* One parallel region per call (not one per matrix or step): the team quantizes the
- * rows once if any matrix is quantized (the quantization depends only on the rows),
- * waits for it, then shares out each matrix's row tiles, going on to the next matrix
- * without waiting. Every thread takes the same path through the loop. */
-void moee_matmul_gather_n(const moee_matrix *const *W, int n_mats, const float *X, const int32_t *x_rows,
-                          int64_t n, float *const *Y, void *scratch) {
-    if (n <= 0 || n_mats <= 0 || !W[0]) return;
-    const moee_kernel_variant *v = moee_kernels_current();
-    int64_t macs = 0;
-    for (int m = 0; m < n_mats; m++)
-        if (W[m] && W[m]->rows > 0) macs += W[m]->rows * W[m]->cols * n;
-    (void)macs;
-#ifdef _OPENMP
-#pragma omp parallel if (macs >= MOEE_PARALLEL_MIN_MACS)
-#endif
-    {
-        int have_qx = 0;
-        moee_qx qx;   /* each thread's own description of the one shared scratch */
-        for (int m = 0; m < n_mats; m++) {
-            if (!W[m] || W[m]->rows <= 0) continue;
-            if (!matmul_supported(W[m]) || W[m]->cols != W[0]->cols) {
-#ifdef _OPENMP
-#pragma omp single nowait
-#endif
-                fill_nan(Y[m], n * W[m]->rows);
-                continue;
-            }
-            if (moee_type(W[m]->type)->is_quantized) {
-                if (!have_qx) moee_quantize_x(X, x_rows, n, W[m]->cols, scratch, &qx);
-                have_qx = 1;
-                v->matmul_quant(W[m], &qx, Y[m]);
-            } else {
-                v->matmul_float(W[m], X, x_rows, n, Y[m]);
-            }
+/* One call's work, shared out by the team: first the activation rows are quantized
+ * (if any matrix is quantized: the quantization depends only on the rows), then the
+ * row blocks of all matrices, numbered one after another, go out one at a time. */
+#define MAX_MATS 8
+typedef struct {
+    const moee_kernel_variant *v;
+    const moee_matrix *const *W;
+    int n_mats;
+    int64_t first_block[MAX_MATS + 1];   /* matrix m's row blocks: first_block[m] .. first_block[m+1]-1 */
+    const float *X;
+    const int32_t *x_rows;
+    int64_t n;
+    float *const *Y;
+    moee_qx qx;
+} matmul_job;
+
+static void quantize_task(void *arg, int64_t t0, int64_t t1, int thread) {
+    const matmul_job *job = arg;
+    moee_quantize_x_tokens(&job->qx, job->X, job->x_rows, t0, t1);
+}
+
+static void blocks_task(void *arg, int64_t begin, int64_t end, int thread) {
+    const matmul_job *job = arg;
+    for (int m = 0; m < job->n_mats && begin < end; m++) {
+        const int64_t b0 = begin > job->first_block[m] ? begin : job->first_block[m];
+        const int64_t b1 = end < job->first_block[m + 1] ? end : job->first_block[m + 1];
+        if (b0 >= b1) continue;
+        const moee_matrix *W = job->W[m];
+        const int64_t r0 = (b0 - job->first_block[m]) * MOEE_ROW_BLOCK;
+        int64_t r1 = (b1 - job->first_block[m]) * MOEE_ROW_BLOCK;
+        if (r1 > W->rows) r1 = W->rows;
+        if (!matmul_supported(W) || W->cols != job->W[0]->cols) {
+            for (int64_t t = 0; t < job->n; t++) fill_nan(job->Y[m] + t * W->rows + r0, r1 - r0);
+        } else if (moee_type(W->type)->is_quantized) {
+            job->v->matmul_quant(W, &job->qx, job->Y[m], r0, r1);
+        } else {
+            job->v->matmul_float(W, job->X, job->x_rows, job->n, job->Y[m], r0, r1);
         }
     }
+}
+
+void moee_matmul_gather_n(moee_team *team, const moee_matrix *const *W, int n_mats, const float *X,
+                          const int32_t *x_rows, int64_t n, float *const *Y, void *scratch) {
+    if (n <= 0 || n_mats <= 0 || !W[0]) return;
+    for (int m0 = MAX_MATS; m0 < n_mats; m0 += MAX_MATS)   /* (more than MAX_MATS: in groups) */
+        moee_matmul_gather_n(team, W + m0, n_mats - m0 < MAX_MATS ? n_mats - m0 : MAX_MATS, X, x_rows, n,
+                             Y + m0, scratch);
+    matmul_job job = {.v = moee_kernels_current(), .W = W, .n_mats = n_mats < MAX_MATS ? n_mats : MAX_MATS,
+                      .X = X, .x_rows = x_rows, .n = n, .Y = Y};
+    int64_t macs = 0, quantized = 0;
+    job.first_block[0] = 0;
+    for (int m = 0; m < job.n_mats; m++) {
+        int64_t rows = W[m] && W[m]->rows > 0 ? W[m]->rows : 0;
+        job.first_block[m + 1] = job.first_block[m] + (rows + MOEE_ROW_BLOCK - 1) / MOEE_ROW_BLOCK;
+        if (!rows) continue;
+        macs += rows * W[m]->cols * n;
+        if (matmul_supported(W[m]) && W[m]->cols == W[0]->cols && moee_type(W[m]->type)->is_quantized) quantized = 1;
+    }
+    if (macs < MOEE_PARALLEL_MIN_MACS) team = NULL;   /* not worth waking anyone */
+    if (quantized) {
+        moee_quantize_x_layout(n, W[0]->cols, scratch, &job.qx);
+        moee_team_for(team, job.qx.n_pad, 16, quantize_task, &job);
+    }
+    /* few tokens: blocks are cheap, hand them out four at a time */
+    moee_team_for(team, job.first_block[job.n_mats], n < 4 ? 4 : 1, blocks_task, &job);
 }
 
 void moee_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {

@@ -9,7 +9,7 @@
  *                               Y[tok[j]][row[i]] = W[row[i]] . x[j] for one tile
  *   FLOAT_MATMUL                the name of the public entry point to define
  *
- * Each thread takes a contiguous share of the row tiles; inside it, tokens go in
+ * A call computes rows [r0, r1) (dispatch.c shares the row blocks out); tokens go in
  * chunks, tiles of TILE_T tokens, then the last n % TILE_T tokens one at a time.
  * An output's operations depend only on its own row and token, never on the tile. */
 
@@ -48,9 +48,10 @@ static void float_rows_bf16(const moee_matrix *W, const float *X, const int32_t 
     float_rows(MOEE_TYPE_BF16, W, X, x_rows, n, Y, rt0, rt1);
 }
 
-void FLOAT_MATMUL(const moee_matrix *W, const float *X, const int32_t *x_rows, int64_t n, float *Y) {
-    int64_t rt0, rt1;
-    moee_thread_range((W->rows + FLOAT_TILE_ROWS - 1) / FLOAT_TILE_ROWS, &rt0, &rt1);
+void FLOAT_MATMUL(const moee_matrix *W, const float *X, const int32_t *x_rows, int64_t n, float *Y,
+                  int64_t r0, int64_t r1) {
+    /* FLOAT_TILE_ROWS divides MOEE_ROW_BLOCK */
+    const int64_t rt0 = r0 / FLOAT_TILE_ROWS, rt1 = (r1 + FLOAT_TILE_ROWS - 1) / FLOAT_TILE_ROWS;
     if (W->type == MOEE_TYPE_F16) float_rows_f16(W, X, x_rows, n, Y, rt0, rt1);
     else if (W->type == MOEE_TYPE_BF16) float_rows_bf16(W, X, x_rows, n, Y, rt0, rt1);
     else float_rows_f32(W, X, x_rows, n, Y, rt0, rt1);

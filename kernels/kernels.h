@@ -10,13 +10,14 @@
  * inputs and the chosen variant, never on n_tokens, on the row's place in a tile,
  * on which other rows are in the call, or on the thread count.
  *
- * Threading: moee_matmul* split their output rows over OpenMP threads internally
- * (call them from outside any parallel region); all other primitives are serial,
- * and the caller may run them in parallel on independent data. */
+ * Threading: moee_matmul* share their work out over the team they are given
+ * (kernels/team.h; NULL: the calling thread alone); all other primitives are
+ * serial, and the caller may run them in parallel on independent data. */
 #ifndef MOEE_KERNELS_H
 #define MOEE_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "kernels/team.h"
 #include "kernels/types.h"
 
 /* A weight matrix in GGUF layout: rows = output features, cols = input features,
@@ -34,28 +35,29 @@ size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols);
 
 /* Y[t][r] = sum_c X[t][c] * W[r][c] for t < n_tokens, r < W->rows.
  * X is [n_tokens][W->cols], Y is [n_tokens][W->rows], both contiguous float.
- * F32/F16/BF16 weights: float products, float accumulation. Q8_0/Q4_0 weights: each
- * X row is quantized to Q8_0 blocks (ggml's reference quantizer), int8 x int8 /
- * int8 x int4 block dot products in int32, scaled by the two fp16 scales. */
-void moee_matmul(const moee_matrix *W, const float *X, int64_t n_tokens, float *Y, void *scratch);
+ * F32/F16/BF16 weights: float products, float accumulation. Quantized weights (every
+ * type of the type table): each X row is quantized to Q8_0 blocks (ggml's reference
+ * quantizer), exact int32 block dot products with the weights' integer codes, then
+ * scaled (kernels/matmul.c). */
+void moee_matmul(moee_team *team, const moee_matrix *W, const float *X, int64_t n_tokens, float *Y, void *scratch);
 
 /* Expert-grouped variant: Y[i][r] = W[r] . X[x_rows[i]] for i < n, X rows of
  * W->cols floats, Y compact [n][W->rows]. Gives bit-identical rows to moee_matmul. */
-void moee_matmul_gather(const moee_matrix *W, const float *X, const int32_t *x_rows,
+void moee_matmul_gather(moee_team *team, const moee_matrix *W, const float *X, const int32_t *x_rows,
                         int64_t n, float *Y, void *scratch);
 
 /* Two matrices with the same input columns (an expert's gate and up) applied to the
  * same gathered rows: YA = moee_matmul_gather(A, ...), YB = moee_matmul_gather(B, ...),
  * bit for bit, but the rows are read and quantized once. x_rows may be NULL (rows
  * 0..n-1); B may be NULL (then it is moee_matmul_gather). A->cols must equal B->cols. */
-void moee_matmul_gather2(const moee_matrix *A, const moee_matrix *B, const float *X, const int32_t *x_rows,
-                         int64_t n, float *YA, float *YB, void *scratch);
+void moee_matmul_gather2(moee_team *team, const moee_matrix *A, const moee_matrix *B, const float *X,
+                         const int32_t *x_rows, int64_t n, float *YA, float *YB, void *scratch);
 
 /* The general form of gather2: n_mats matrices with the same input columns (q, k and
  * v of an attention layer) applied to the same rows, Y[m] = moee_matmul_gather(W[m], ...)
  * bit for bit, with the rows read and quantized once. W[m] may be NULL (skipped). */
-void moee_matmul_gather_n(const moee_matrix *const *W, int n_mats, const float *X, const int32_t *x_rows,
-                          int64_t n, float *const *Y, void *scratch);
+void moee_matmul_gather_n(moee_team *team, const moee_matrix *const *W, int n_mats, const float *X,
+                          const int32_t *x_rows, int64_t n, float *const *Y, void *scratch);
 
 /* out = w * x / sqrt(mean(x^2) + eps), over n elements (out may equal x). */
 void moee_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);

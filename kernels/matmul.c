@@ -1,19 +1,6 @@
 /* matmul.c: the scalar matrix products, Y[t][r] = sum_c X[t][c] * W[r][c].
  * This is the readable oracle the SIMD variants are tested against. */
 #include "kernels/variants.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-void moee_thread_range(int64_t n_items, int64_t *begin, int64_t *end) {
-    int64_t id = 0, n_threads = 1;
-#ifdef _OPENMP
-    id = omp_get_thread_num();
-    n_threads = omp_get_num_threads();
-#endif
-    *begin = n_items * id / n_threads;
-    *end = n_items * (id + 1) / n_threads;
-}
 
 /* ---- quantized weights ----------------------------------------------------------- *
  * Every quantized type is multiplied with the same activations: each token row
@@ -35,7 +22,9 @@ void moee_thread_range(int64_t n_items, int64_t *begin, int64_t *end) {
  * with isum and msum exact int32 (|isum| < 2^31 for every type: Q6_K's is the
  * largest, 2 * 128 * 32 * 16 * 128 = 2^24). Per output, in block order:
  *     acc = acc + (float)isum * (d * d_x)
- *     acc = acc + (float)msum * (m * d_x)        (types with a minimum only)
+ *     acc = acc + m * ((float)msum * d_x)        (types with a minimum only)
+ * (the second grouping lets the SIMD kernels compute (float)msum * d_x once per
+ * token when msum is the activation sum, i.e. for every type but Q2_K)
  * each a separately rounded float operation (ISO C: no FMA contraction); every SIMD
  * variant does exactly this, so all variants agree bit for bit. For Q8_0 and Q4_0
  * this is the sequence moee always had.
@@ -69,11 +58,9 @@ int32_t moee_scalar_block_dot(const moee_matrix *W, int64_t r, int64_t b, const 
 #define ORACLE_TOKENS 64   /* tokens whose running sums wait on the stack while a row's blocks go by */
 
 /* Rows r0..r1-1: each weight block is unpacked once per ORACLE_TOKENS tokens. */
-void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
     const moee_type_traits *tt = moee_type(W->type);
     const size_t row_bytes = moee_type_row_bytes(W->type, W->cols);
-    int64_t r0, r1;
-    moee_thread_range(W->rows, &r0, &r1);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)W->data + r * row_bytes;
         for (int64_t t0 = 0; t0 < qx->n_tokens; t0 += ORACLE_TOKENS) {
@@ -88,7 +75,7 @@ void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y)
                     moee_block32_dot(tt, &o, qx->qs + t * qx->cols + b * MOEE_QK, qx->sum16[at],
                                      qx->sum[at] - qx->sum16[at], &isum, &msum);
                     acc[j] = acc[j] + (float)isum * (o.d * qx->d[at]);
-                    if (tt->has_min) acc[j] = acc[j] + (float)msum * (o.m * qx->d[at]);
+                    if (tt->has_min) acc[j] = acc[j] + o.m * ((float)msum * qx->d[at]);
                 }
             }
             for (int64_t j = 0; j < nt; j++) Y[(t0 + j) * W->rows + r] = acc[j];
@@ -109,16 +96,12 @@ static float weight_at(const moee_matrix *W, int64_t i) {
 
 /* One running float sum over the columns in order: acc = acc + x * w. */
 void moee_scalar_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
-                              int64_t n, float *Y) {
-    {
-        int64_t r0, r1;
-        moee_thread_range(W->rows, &r0, &r1);
-        for (int64_t r = r0; r < r1; r++)
-            for (int64_t t = 0; t < n; t++) {
-                const float *x = X + (x_rows ? (int64_t)x_rows[t] : t) * W->cols;
-                float acc = 0.0f;
-                for (int64_t c = 0; c < W->cols; c++) acc = acc + x[c] * weight_at(W, r * W->cols + c);
-                Y[t * W->rows + r] = acc;
-            }
-    }
+                              int64_t n, float *Y, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t t = 0; t < n; t++) {
+            const float *x = X + (x_rows ? (int64_t)x_rows[t] : t) * W->cols;
+            float acc = 0.0f;
+            for (int64_t c = 0; c < W->cols; c++) acc = acc + x[c] * weight_at(W, r * W->cols + c);
+            Y[t * W->rows + r] = acc;
+        }
 }

@@ -68,9 +68,7 @@ static void quantize_row_nonfinite(const float *x, int64_t n_blocks, int8_t *qs,
     }
 }
 
-void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols,
-                     void *scratch, moee_qx *qx) {
-    const moee_kernel_variant *v = moee_kernels_current();
+void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx) {
     int64_t n_pad = round_up(n < 1 ? 1 : n, MOEE_TOKEN_PAD);
     int64_t n_blocks = cols / MOEE_QK;
     uint8_t *base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -81,14 +79,27 @@ void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t c
     int32_t *neg_sum8 = (int32_t *)((uint8_t *)sum + per_block_bytes);
     int32_t *neg_sum128 = (int32_t *)((uint8_t *)neg_sum8 + per_block_bytes);
     int32_t *sum16 = (int32_t *)((uint8_t *)neg_sum128 + per_block_bytes);
+    qx->n_tokens = n;
+    qx->n_pad = n_pad;
+    qx->cols = cols;
+    qx->n_blocks = n_blocks;
+    qx->qs = qs;
+    qx->d = d;
+    qx->sum = sum;
+    qx->neg_sum8 = neg_sum8;
+    qx->neg_sum128 = neg_sum128;
+    qx->sum16 = sum16;
+}
 
-    /* Called by every thread of the caller's team (moee_matmul_gather_n's region) or
-     * by one thread: the tokens are shared out, and the for's closing barrier makes
-     * all of them ready before any thread starts its products. */
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int64_t t = 0; t < n_pad; t++) {
+void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1) {
+    const moee_kernel_variant *v = moee_kernels_current();
+    const int64_t n = qx->n_tokens, n_pad = qx->n_pad, cols = qx->cols, n_blocks = qx->n_blocks;
+    /* the layout's own buffers, which this function fills */
+    int8_t *qs = (int8_t *)qx->qs;
+    float *d = (float *)qx->d;
+    int32_t *sum = (int32_t *)qx->sum, *neg_sum8 = (int32_t *)qx->neg_sum8, *neg_sum128 = (int32_t *)qx->neg_sum128;
+    int32_t *sum16 = (int32_t *)qx->sum16;
+    for (int64_t t = t0; t < t1; t++) {
         if (t >= n) {                                /* pad token: all zero */
             memset(qs + t * cols, 0, (size_t)cols);
             for (int64_t b = 0; b < n_blocks; b++) { d[b * n_pad + t] = 0.0f; sum[b * n_pad + t] = 0; }
@@ -108,14 +119,9 @@ void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t c
             neg_sum128[i] = -128 * sum[i];
         }
     }
-    qx->n_tokens = n;
-    qx->n_pad = n_pad;
-    qx->cols = cols;
-    qx->n_blocks = n_blocks;
-    qx->qs = qs;
-    qx->d = d;
-    qx->sum = sum;
-    qx->neg_sum8 = neg_sum8;
-    qx->neg_sum128 = neg_sum128;
-    qx->sum16 = sum16;
+}
+
+void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols, void *scratch, moee_qx *qx) {
+    moee_quantize_x_layout(n, cols, scratch, qx);
+    moee_quantize_x_tokens(qx, X, x_rows, 0, qx->n_pad);
 }

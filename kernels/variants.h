@@ -3,7 +3,7 @@
  * uses only kernels.h.
  *
  * How a quantized matmul runs (every variant):
- *   1. moee_quantize_x() turns the float activation rows into Q8_0 blocks with
+ *   1. moee_quantize_x_tokens() turns the float activation rows into Q8_0 blocks with
  *      ggml's reference quantizer (the same bytes in every variant), in the
  *      caller's scratch buffer, plus each block's scale as a float and the exact
  *      sum of its 32 int8 values (the SIMD kernels use it to correct for the
@@ -11,7 +11,8 @@
  *   2. The variant's matmul_quant computes, for every (token, row) and every block
  *      b in order, the exact int32 block dot product isum_b and accumulates
  *          acc = acc + (float)isum_b * (d_w_b * d_x_b)
- *      as three separately rounded float operations (no FMA), starting from 0.
+ *      as three separately rounded float operations (no FMA), starting from 0
+ *      (plus a minimum term for the types that have one: kernels/matmul.c).
  *   Because the integer part is exact and the float sequence is the same, the
  *   quantized matmul gives bit-identical results in every variant.
  *
@@ -47,12 +48,15 @@ typedef struct {
     const int32_t *neg_sum128;
 } moee_qx;
 
-/* Quantizes rows X[x_rows[i]] (or X[i] when x_rows is NULL), i < n, into scratch
- * (moee_matmul_scratch_bytes(n, cols) bytes) with the current variant's quantize_row
- * and describes them in *qx. Inside a parallel region every thread of the team must
- * call it (the tokens are shared out; it ends with a barrier); outside, it runs alone. */
-void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols,
-                     void *scratch, moee_qx *qx);
+/* Describes in *qx where the n rows quantized for `cols` columns live in scratch
+ * (moee_matmul_scratch_bytes(n, cols) bytes); moee_quantize_x_tokens fills tokens
+ * [t0, t1) of the n_pad (pad tokens are zeros): row i is X[x_rows[i]] (X[i] when
+ * x_rows is NULL), quantized with the current variant's quantize_row. Token ranges
+ * are independent: threads may fill different ones at once. */
+void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx);
+void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1);
+/* Both at once, on the calling thread. */
+void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols, void *scratch, moee_qx *qx);
 
 /* The exact integer parts of a weight block (type table form) with one activation
  * block x whose halves sum to s_lo and s_hi (kernels/matmul.c explains them). */
@@ -61,21 +65,22 @@ void moee_block32_dot(const moee_type_traits *t, const moee_block32 *o, const in
 
 /* One row per variant. Functions a variant does not vectorize point at the scalar
  * ones. The table of variants and the CPU checks live in dispatch.c. */
-/* The matmuls of a variant are called by every thread of the team of the one parallel
- * region moee_matmul_gather_n opens per call (or by a single thread): each computes a
- * share of the row tiles (an `omp for ... nowait`, or moee_thread_range) and opens no
- * region of its own. */
+/* The matmuls of a variant compute the output rows [r0, r1) of W for every token,
+ * r0 a multiple of MOEE_ROW_BLOCK, r1 one too or W->rows: dispatch.c shares the row
+ * blocks of a call out over a team of threads (kernels/team.h). They start no threads
+ * of their own. */
+#define MOEE_ROW_BLOCK 16
 typedef struct {
     const char *name;
     /* W is any quantized type; Y is [qx->n_tokens][W->rows] */
-    void (*matmul_quant)(const moee_matrix *W, const moee_qx *qx, float *Y);
+    void (*matmul_quant)(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
     /* W is F32, F16 or BF16; token t is X + (x_rows ? x_rows[t] : t) * W->cols */
     /* One activation row of n_blocks blocks to Q8_0 with ggml's reference quantizer,
      * bit for bit: block b's values at qs + 32 b, its scale (the fp16 value, as
      * float) at d[b * stride], the sum of its values at sum[b * stride]. */
     void (*quantize_row)(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int64_t stride);
     void (*matmul_float)(const moee_matrix *W, const float *X, const int32_t *x_rows,
-                         int64_t n, float *Y);
+                         int64_t n, float *Y, int64_t r0, int64_t r1);
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*rope)(float *x, int64_t n_heads, int64_t head_dim, const float *cos_t,
                  const float *sin_t, int mode);
@@ -96,11 +101,6 @@ typedef struct {
 const moee_kernel_variant *moee_kernels_current(void);
 const moee_kernel_variant *moee_kernels_variant(const char *name);
 
-/* Splits [0, n_items) into equal contiguous parts, one per thread of the current
- * OpenMP team (the whole range outside a parallel region or without OpenMP). Which
- * thread computes an item never changes a result: items are independent. */
-void moee_thread_range(int64_t n_items, int64_t *begin, int64_t *end);
-
 /* The rows of row tile rt (of `size` rows) into row[]; past the last row, the last
  * row again (computed, never stored). Returns how many are real rows. */
 static inline int tile_rows(const moee_matrix *W, int64_t rt, int size, int64_t *row) {
@@ -113,10 +113,8 @@ static inline int tile_rows(const moee_matrix *W, int64_t rt, int size, int64_t 
     return n;
 }
 
-/* Whether a matmul call of `macs` multiply-adds is worth waking the other OpenMP
- * threads for (dispatch.c's `#pragma omp parallel if (...)`): below ~0.5M (a few
- * microseconds of work) waking and joining the threads costs about what it saves on an
- * idle machine, and far more on a busy one. */
+/* Whether a matmul call of `macs` multiply-adds is worth sharing with the team:
+ * below ~0.5M (a few microseconds of work) handing it out costs about what it saves. */
 #define MOEE_PARALLEL_MIN_MACS ((int64_t)1 << 19)
 
 /* Peak-throughput loops for the benchmark (kernels/<isa>/peak.c): `iters` rounds of
@@ -130,11 +128,11 @@ double moee_neon_peak_f32(int64_t iters, float *sink);
 double moee_neon_peak_int8(int64_t iters, float *sink);
 
 /* ---- scalar (the .c files directly in kernels/) ---- */
-void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y);
+void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
 void moee_scalar_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
                               int64_t stride);
 void moee_scalar_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
-                              int64_t n, float *Y);
+                              int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_scalar_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void moee_scalar_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_t,
                       const float *sin_t, int mode);
@@ -148,11 +146,11 @@ void moee_scalar_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_scalar_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);
 
 /* ---- AVX2 + FMA + F16C (kernels/avx2/) ---- */
-void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y);
+void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
 void moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
                             int64_t stride);
 void moee_avx2_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
-                            int64_t n, float *Y);
+                            int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_avx2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void moee_avx2_attention_head(const float *q, int64_t ld_q, const float *k, int64_t ld_k,
                               const float *v, int64_t ld_v, float *out, int64_t ld_out,
@@ -163,11 +161,11 @@ void moee_avx2_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_avx2_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);
 
 /* ---- AVX-512 F/BW/VL/DQ + VNNI (+BF16) (kernels/avx512/) ---- */
-void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y);
+void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
 void moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
                               int64_t stride);
 void moee_avx512_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
-                              int64_t n, float *Y);
+                              int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_avx512_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, int64_t ld_k,
                                 const float *v, int64_t ld_v, float *out, int64_t ld_out,
@@ -178,11 +176,11 @@ void moee_avx512_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);
 
 /* ---- NEON + dotprod (kernels/neon/) ---- */
-void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y);
+void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
 void moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
                             int64_t stride);
 void moee_neon_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
-                            int64_t n, float *Y);
+                            int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_neon_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void moee_neon_attention_head(const float *q, int64_t ld_q, const float *k, int64_t ld_k,
                               const float *v, int64_t ld_v, float *out, int64_t ld_out,

@@ -1,7 +1,9 @@
 /* engine_batch: the determinism contract of moee_forward. A sequence's outputs are
  * bit-identical (memcmp) whether it runs alone or in a batch with others, in any
- * order, with 1 or 2 threads, in a small or a large context; LAST and MEAN pooling
- * agree with the per-token rows they summarize. Run on all three architectures. */
+ * order, with 1, 2 or 3 threads, in a small or a large context, and while other
+ * contexts of the same model run at the same time; LAST and MEAN pooling agree with
+ * the per-token rows they summarize. Run on all three architectures. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
@@ -55,6 +57,24 @@ static int same(const outputs *a, const outputs *b, int64_t rows, const moee_mod
            !memcmp(a->probs, b->probs, (size_t)(rows * in->rw_dim) * 4);
 }
 
+/* One of several threads running the big batch at once, each in its own context. */
+typedef struct {
+    moee_context *ctx;
+    const int32_t *const *ids;
+    const int64_t *lens;
+    int64_t n;
+    outputs out;
+    int rc;
+} concurrent_run;
+
+static void *run_concurrent(void *p) {
+    concurrent_run *r = p;
+    char err[512];
+    r->rc = moee_forward(r->ctx, r->ids, r->lens, r->n, MOEE_POOL_NONE, r->out.hs, r->out.logits, r->out.probs,
+                         err, sizeof err);
+    return NULL;
+}
+
 static void test_model(const char *path) {
     moee_model *m;
     char err[512];
@@ -77,14 +97,13 @@ static void test_model(const char *path) {
     memcpy(ids[3], ids[2], 2 * sizeof(int32_t));
 
     moee_context *big, *small;
-    rc = moee_context_create(m, 1000, &big, err, sizeof err);
+    rc = moee_context_create(m, 1000, 1, &big, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
-    rc |= moee_context_create(m, 90, &small, err, sizeof err);
+    rc |= moee_context_create(m, 90, 1, &small, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
     if (rc) return;
 
     /* reference: every sequence alone, one thread, in a context just big enough */
-    moee_set_threads(1);
     outputs alone = alloc_outputs(total, in->hs_dim, in->rw_dim);
     for (int s = 0; s < N_SEQS; s++) run_batch(small, ids, &s, 1, in, &alone);
     /* prefix property */
@@ -93,8 +112,14 @@ static void test_model(const char *path) {
     static const int forward[N_SEQS] = { 0, 1, 2, 3, 4 }, reversed[N_SEQS] = { 4, 3, 2, 1, 0 },
                      mixed[N_SEQS] = { 2, 4, 0, 3, 1 };
     const int *orders[3] = { forward, reversed, mixed };
-    for (int threads = 1; threads <= 2; threads++) {
-        moee_set_threads(threads);
+    for (int threads = 1; threads <= 3; threads++) {
+        if (threads > 1) {   /* the default thread count (moee_set_threads) for contexts made with 0 */
+            moee_context_free(big);
+            moee_set_threads(threads);
+            rc = moee_context_create(m, 1000, threads == 2 ? 0 : threads, &big, err, sizeof err);
+            CHECKF(rc == 0, "%s", err);
+            if (rc) return;
+        }
         for (int o = 0; o < 3; o++) {
             outputs got = alloc_outputs(total, in->hs_dim, in->rw_dim);
             run_batch(big, ids, orders[o], N_SEQS, in, &got);
@@ -117,15 +142,34 @@ static void test_model(const char *path) {
         b_lens[i] = is_seq ? seq_lens[i - N_FILL / 2] : FILL_LEN;
     }
     moee_context *huge;
-    rc = moee_context_create(m, b_total, &huge, err, sizeof err);
+    rc = moee_context_create(m, b_total, 2, &huge, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
     outputs got = alloc_outputs(b_total, in->hs_dim, in->rw_dim);
-    moee_set_threads(2);
     rc = moee_forward(huge, b_ids, b_lens, N_SEQS + N_FILL, MOEE_POOL_NONE, got.hs, got.logits, got.probs, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
     int64_t off = (N_FILL / 2) * FILL_LEN;
     outputs mid = { got.hs + off * in->hs_dim, got.logits + off * in->rw_dim, got.probs + off * in->rw_dim };
     CHECKF(same(&alone, &mid, total, in), "%s: big batch differs from alone", path);
+
+    /* the same batch in three contexts of 1, 2 and 2 threads, run by three threads at once */
+    enum { N_RUNS = 3 };
+    concurrent_run runs[N_RUNS];
+    pthread_t th[N_RUNS];
+    for (int r = 0; r < N_RUNS; r++) {
+        runs[r] = (concurrent_run){.ids = b_ids, .lens = b_lens, .n = N_SEQS + N_FILL,
+                                   .out = alloc_outputs(b_total, in->hs_dim, in->rw_dim), .rc = -1};
+        rc = moee_context_create(m, b_total, r == 0 ? 1 : 2, &runs[r].ctx, err, sizeof err);
+        CHECKF(rc == 0, "%s", err);
+        if (rc) return;
+    }
+    for (int r = 0; r < N_RUNS; r++) CHECK(pthread_create(&th[r], NULL, run_concurrent, &runs[r]) == 0);
+    for (int r = 0; r < N_RUNS; r++) {
+        pthread_join(th[r], NULL);
+        CHECK(runs[r].rc == 0);
+        CHECKF(same(&got, &runs[r].out, b_total, in), "%s: concurrent run %d differs", path, r);
+        free_outputs(&runs[r].out);
+        moee_context_free(runs[r].ctx);
+    }
     free_outputs(&got);
     free(filler);
     moee_context_free(huge);

@@ -168,7 +168,7 @@ static void test_random_damage(void) {
             int32_t ids[3] = { 1, 2, 3 };
             const int32_t *pids = ids;
             int64_t len = 3;
-            if (moee_context_create(m, 8, &ctx, err, sizeof err) == 0) {
+            if (moee_context_create(m, 8, 0, &ctx, err, sizeof err) == 0) {
                 moee_forward(ctx, &pids, &len, 1, MOEE_POOL_LAST, NULL, NULL, NULL, err, sizeof err);
                 moee_context_free(ctx);
             }
@@ -201,10 +201,10 @@ static void test_forward_errors(void) {
     CHECKF(rc == 0, "%s", err);
     if (rc) return;
     moee_context *ctx;
-    rc = moee_context_create(m, 4100, &ctx, err, sizeof err);
+    rc = moee_context_create(m, 4100, 0, &ctx, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
     if (rc) { moee_model_free(m); return; }
-    CHECK(moee_context_create(m, 0, &(moee_context *){ NULL }, err, sizeof err) != 0);
+    CHECK(moee_context_create(m, 0, 0, &(moee_context *){ NULL }, err, sizeof err) != 0);
 
     int32_t *big = calloc(4200, sizeof(int32_t));
     int32_t good[3] = { 5, 6, 7 }, neg[3] = { 5, -1, 7 }, high[3] = { 5, 6, 512 };

@@ -300,7 +300,7 @@ static void test_config(const config *c, const char *dir) {
     float *hs = malloc((size_t)total * c->hidden * 4), *lg = malloc((size_t)total * in->rw_dim * 4);
     double *rh = malloc(MAX_T * (size_t)c->hidden * 8), *rl = malloc(MAX_T * (size_t)in->rw_dim * 8);
     moee_context *ctx = NULL;
-    rc = moee_context_create(m, total, &ctx, err, sizeof err) ||
+    rc = moee_context_create(m, total, 0, &ctx, err, sizeof err) ||
          moee_forward(ctx, pids, lens, N, MOEE_POOL_NONE, hs, lg, NULL, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
     double max_h = 0, max_l = 0;

@@ -101,7 +101,7 @@ static int compare_models(const moee_model *a, const moee_model *b, double *min_
     }
     float *ha = malloc((size_t)(total * H) * 4), *hb = malloc((size_t)(total * H) * 4);
     moee_context *ca = NULL, *cb = NULL;
-    int rc = moee_context_create(a, total, &ca, err, err_size) || moee_context_create(b, total, &cb, err, err_size) ||
+    int rc = moee_context_create(a, total, 0, &ca, err, err_size) || moee_context_create(b, total, 0, &cb, err, err_size) ||
              moee_forward(ca, ids, lens, N, MOEE_POOL_NONE, ha, NULL, NULL, err, err_size) ||
              moee_forward(cb, ids, lens, N, MOEE_POOL_NONE, hb, NULL, NULL, err, err_size);
     *min_cos = 1;

@@ -107,7 +107,7 @@ static inline int golden_compare(const moee_model *m, const char *expected_path,
     want_h = malloc((size_t)H * sizeof(float));
     want_l = malloc((size_t)(E ? E : 1) * sizeof(float));
     if (!hs || !logits || !want_h || !want_l) { snprintf(err, err_size, "out of memory"); goto done; }
-    if (moee_context_create(m, total, &ctx, err, err_size)) goto done;
+    if (moee_context_create(m, total, 0, &ctx, err, err_size)) goto done;
     if (moee_forward(ctx, (const int32_t *const *)ids, lens, n, MOEE_POOL_NONE, hs, logits, NULL, err, err_size))
         goto done;
 

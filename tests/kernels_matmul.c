@@ -13,15 +13,12 @@
  *  - determinism: a token's row is bit-identical alone and inside batches of
  *    1..9 tokens (up to an 8-token tile and a last 4-token tile) and of 13..24,
  *    gather / gather2 / gather_n rows equal matmul rows bit for bit, and 1 vs 2
- *    OpenMP threads are bit-identical (for the shapes with enough work to use
+ *    threads (kernels/team.h) are bit-identical (for the shapes with enough work to use
  *    threads: see MOEE_PARALLEL_MIN_MACS). */
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/variants.h"
 #include "test.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {                       /* uniform in [-1, 1) */
@@ -119,7 +116,7 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
         if (moee_kernels_select(variant_names[vi]) != 0) continue;
         const char *name = variant_names[vi];
         int is_scalar = vi == 0;
-        moee_matmul(&W, X, n, Y, scratch);
+        moee_matmul(NULL, &W, X, n, Y, scratch);
         if (is_scalar) memcpy(Y_scalar, Y, (size_t)(n * rows) * sizeof(float));
 
         /* vs the double-precision reference */
@@ -166,7 +163,7 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
         /* determinism: each token alone equals its row in the batch */
         int same = 1;
         for (int64_t t = 0; t < n; t++) {
-            moee_matmul(&W, X + t * cols, 1, Y_one, scratch);
+            moee_matmul(NULL, &W, X + t * cols, 1, Y_one, scratch);
             if (!bits_equal(Y_one, Y + t * rows, rows)) same = 0;
         }
         CHECKF(same, "%s %s %lldx%lld: token alone != token in batch of %lld", name, tt->name,
@@ -178,7 +175,7 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
         idx[n] = 0;
         float *G = malloc((size_t)((n + 1) * rows) * sizeof(float));
         void *scratch_g = malloc(moee_matmul_scratch_bytes(n + 1, cols));
-        moee_matmul_gather(&W, X, idx, n + 1, G, scratch_g);
+        moee_matmul_gather(NULL, &W, X, idx, n + 1, G, scratch_g);
         int gsame = 1;
         for (int64_t i = 0; i <= n; i++)
             if (!bits_equal(G + i * rows, Y + idx[i] * rows, rows)) gsame = 0;
@@ -191,15 +188,15 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
             float *G2 = malloc((size_t)((n + 1) * (rows + 3)) * sizeof(float));
             float *GA = malloc((size_t)((n + 1) * rows) * sizeof(float));
             float *GB = malloc((size_t)((n + 1) * (rows + 3)) * sizeof(float));
-            moee_matmul_gather(&W2, X, idx, n + 1, G2, scratch_g);
-            moee_matmul_gather2(&W, &W2, X, idx, n + 1, GA, GB, scratch_g);
+            moee_matmul_gather(NULL, &W2, X, idx, n + 1, G2, scratch_g);
+            moee_matmul_gather2(NULL, &W, &W2, X, idx, n + 1, GA, GB, scratch_g);
             CHECKF(bits_equal(GA, G, (n + 1) * rows) && bits_equal(GB, G2, (n + 1) * (rows + 3)),
                    "%s %s + %s: gather2 differs from two gathers", name, tt->name, moee_type(other_type)->name);
             /* gather_n with three matrices (q, k, v), one of them skipped (NULL) */
             float *G3 = malloc((size_t)((n + 1) * rows) * sizeof(float));
             const moee_matrix *W3[4] = {&W, NULL, &W2, &W};
             float *Y3[4] = {GA, NULL, GB, G3};
-            moee_matmul_gather_n(W3, 4, X, idx, n + 1, Y3, scratch_g);
+            moee_matmul_gather_n(NULL, W3, 4, X, idx, n + 1, Y3, scratch_g);
             CHECKF(bits_equal(GA, G, (n + 1) * rows) && bits_equal(GB, G2, (n + 1) * (rows + 3)) &&
                    bits_equal(G3, G, (n + 1) * rows),
                    "%s %s + %s: gather_n differs from gathers", name, tt->name, moee_type(other_type)->name);
@@ -208,16 +205,18 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
         }
         free(idx); free(G); free(scratch_g);
 
-#ifdef _OPENMP
-        omp_set_num_threads(1);
-        moee_matmul(&W, X, n, Y, scratch);
+        /* teams of 2 and 3 threads give the same bits as one (whatever size the call) */
         float *Y1 = malloc((size_t)(n * rows) * sizeof(float));
         memcpy(Y1, Y, (size_t)(n * rows) * sizeof(float));
-        omp_set_num_threads(2);
-        moee_matmul(&W, X, n, Y, scratch);
-        CHECKF(bits_equal(Y1, Y, n * rows), "%s %s: 1 thread != 2 threads", name, tt->name);
+        for (int threads = 2; threads <= 3; threads++) {
+            moee_team *team;
+            CHECK(moee_team_create(threads, &team) == 0);
+            memset(Y, 0, (size_t)(n * rows) * sizeof(float));
+            moee_matmul(team, &W, X, n, Y, scratch);
+            CHECKF(bits_equal(Y1, Y, n * rows), "%s %s: 1 thread != %d threads", name, tt->name, threads);
+            moee_team_free(team);
+        }
         free(Y1);
-#endif
     }
     free((void *)W.data); free(X); free(Y); free(Y_scalar); free(Y_one); free(scratch);
 }
@@ -279,10 +278,10 @@ static void test_nonfinite(void) {
         void *scratch = malloc(moee_matmul_scratch_bytes(n, cols));
         for (int vi = 0; vi < N_NAMES; vi++) {
             if (moee_kernels_select(variant_names[vi]) != 0) continue;
-            moee_matmul(&W, X, n, Y, scratch);
+            moee_matmul(NULL, &W, X, n, Y, scratch);
             int ok = 1;
             for (int64_t t = 0; t < n; t++) {
-                moee_matmul(&W, X + t * cols, 1, Y1, scratch);
+                moee_matmul(NULL, &W, X + t * cols, 1, Y1, scratch);
                 for (int64_t r = 0; r < rows; r++) {
                     if ((t >= 1 && t <= 3) != (isnan(Y[t * rows + r]) != 0)) ok = 0;
                     if (t == 0 || t == 4) ok &= !memcmp(&Y1[r], &Y[t * rows + r], 4);

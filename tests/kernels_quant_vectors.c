@@ -60,7 +60,7 @@ static int check_dots(const moee_type_traits *t, const uint8_t *q, const float *
     memcpy(wq, q, t->block_bytes * (n / t->block_size) * rows);
     void *scratch = malloc(moee_matmul_scratch_bytes(1, n));
     moee_matrix W = {t->id, wq, rows, n};
-    moee_matmul(&W, a, 1, out, scratch);
+    moee_matmul(NULL, &W, a, 1, out, scratch);
     /* moee's activation scales */
     moee_block_q8_0 *xq = malloc(sizeof(moee_block_q8_0) * (n / 32));
     moee_type(MOEE_TYPE_Q8_0)->from_float(a, xq, n);

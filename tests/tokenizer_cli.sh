@@ -50,11 +50,11 @@ check "deepseek decode" "F�hrer" "$(printf '100000 37 100014 71 6245\n' | $DS 
 printf 'fine\nab\377cd\n' > "$tmp/bad.txt"
 err=$($OLMOE -i "$tmp/bad.txt" -o "$tmp/bad.out" 2>&1 >/dev/null); rc=$?
 check "invalid rc" 1 $rc
-check "invalid message" "moee tokenize: line 2: invalid UTF-8 at byte 2" "$err"
+check "invalid message" "moee tokenize: $tmp/bad.txt:2: invalid UTF-8 at byte 2" "$err"
 if [ -e "$tmp/bad.out" ] || [ -e "$tmp/bad.out.tmp" ]; then bad "output file left after an error"; else ok; fi
 check "replace-invalid" "$(printf 'ab\357\277\275cd\n' | $OLMOE)" "$($OLMOE --replace-invalid -i "$tmp/bad.txt" | tail -n 1)"
 err=$(printf '{"text": "ab\377"}\n' | $OLMOE --jsonl 2>&1 >/dev/null)
-check "jsonl invalid message" "moee tokenize: line 1: column 13: invalid UTF-8 in string" "$err"
+check "jsonl invalid message" "moee tokenize: stdin:1: column 13: invalid UTF-8 in string" "$err"
 
 # MoEE prompt (the same ids as the prompt vectors).
 out=$(printf '%s\n' '{"text": "A girl is styling her hair."}' | $OLMOE --jsonl --prompt none --instruction "Retrieve semantically similar text.")
@@ -65,7 +65,7 @@ $MOEE tokenize -i "$tmp/in.txt" >/dev/null 2>&1; check "no tokenizer rc" 1 $?
 err=$($MOEE tokenize -m "$tmp/missing.gguf" < /dev/null 2>&1); check "missing model rc" 1 $?
 case "$err" in "moee tokenize: "*missing.gguf*) ok ;; *) bad "missing model message: $err" ;; esac
 err=$(printf 'x y\n' | $OLMOE --decode 2>&1 >/dev/null)
-check "decode garbage" "moee tokenize: line 1: not a list of token ids (space-separated integers)" "$err"
+check "decode garbage" "moee tokenize: stdin:1: not a list of token ids (space-separated integers)" "$err"
 
 # The tokenizer.json loader, when the reference files are around.
 if [ -f ../shared/tokenizer/qwen2-tokenizer.json ]; then

@@ -4,9 +4,10 @@
  *     sized its tables by the largest id: 6.6 GB and 18 s);
  *   - a 100,000-byte added token on 1 MB of text (the old matcher re-walked the
  *     token from every position: minutes);
- *   - an 8 MB word, 8 MB of spaces and 8 MB of one combining mark (the old
+ *   - a 4 MB word, 4 MB of spaces and 4 MB of one combining mark (the old
  *     pre-tokenizer and BPE kept ~35-41 bytes per input byte);
- * and the added-token matcher against the obvious quadratic one on random tokens.
+ * and the added-token matcher and long-piece BPE against the obvious quadratic
+ * versions on random inputs.
  *
  * Each measured case runs in a forked child: the parent polls its resident size
  * and kills it past a hard limit, then reads its peak (wait4's ru_maxrss) and CPU
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "tokenizer/added_tokens.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer_data.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -253,10 +255,65 @@ static void test_matcher_oracle(void) {
     CHECKF(mismatches == 0, "%d of 3000 random cases differ from the naive matcher", mismatches);
 }
 
-/* ---- memory per input byte: an 8 MB word, 8 MB of spaces -------------------------------- */
+/* ---- BPE on long pieces against the obvious loop ---------------------------------------- */
 
-/* 8 MB keeps the test to seconds; under ASan, where memory is not asserted, 2 MB. */
-enum { BIG_TEXT = MEMORY_ASSERTED ? 8 << 20 : 2 << 20 };
+/* Merges the lowest-ranked adjacent pair, leftmost among equals, until none is left. */
+static size_t naive_bpe(const bpe_merges *m, int32_t *ids, size_t n) {
+    for (;;) {
+        size_t best = SIZE_MAX;
+        int32_t best_rank = INT32_MAX;
+        for (size_t i = 0; i + 1 < n; i++) {
+            const bpe_merge_slot *slot = bpe_merges_find(m, ids[i], ids[i + 1]);
+            if (slot && slot->rank < best_rank) { best_rank = slot->rank; best = i; }
+        }
+        if (best == SIZE_MAX) return n;
+        ids[best] = bpe_merges_find(m, ids[best], ids[best + 1])->merged;
+        memmove(ids + best + 1, ids + best + 2, (n - best - 2) * sizeof *ids);
+        n--;
+    }
+}
+
+static void test_bpe_oracle(void) {
+    unsigned seed = 777;
+    int mismatches = 0;
+    bpe_scratch sc = {0};
+    tokenizer_ids out = {0};
+    for (int round = 0; round < 2000; round++) {
+        /* Tokens 0-3 are the bytes 'a'-'d' ('e' has none: dropped); every merge
+         * makes a new token from two existing ones, ranks in a random order. */
+        int32_t byte_ids[256];
+        for (int b = 0; b < 256; b++) byte_ids[b] = b >= 'a' && b <= 'd' ? b - 'a' : -1;
+        bpe_merges m;
+        int n_merges = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        bpe_merges_init(&m, (size_t)n_merges);
+        for (int r = 0; r < n_merges; r++) {
+            int32_t left = (int32_t)(((seed = seed * 1103515245u + 12345u) >> 16) % (unsigned)(4 + r));
+            int32_t right = (int32_t)(((seed = seed * 1103515245u + 12345u) >> 16) % (unsigned)(4 + r));
+            int32_t rank = (int32_t)(((seed = seed * 1103515245u + 12345u) >> 16) % 20);
+            bpe_merges_add(&m, left, right, rank, 4 + r);
+        }
+        unsigned char piece[300];
+        int32_t ids[300];
+        size_t n = 17 + ((seed = seed * 1103515245u + 12345u) >> 16) % 280, k = 0;
+        for (size_t i = 0; i < n; i++) {
+            piece[i] = (unsigned char)"abcde"[((seed = seed * 1103515245u + 12345u) >> 16) % (round % 2 ? 5 : 4)];
+            if (byte_ids[piece[i]] >= 0) ids[k++] = byte_ids[piece[i]];
+        }
+        k = naive_bpe(&m, ids, k);
+        out.n = 0;
+        if (bpe_encode_piece(&m, byte_ids, piece, n, &sc, &out) || out.n != k || memcmp(out.ids, ids, k * sizeof *ids))
+            mismatches++;
+        bpe_merges_free(&m);
+    }
+    bpe_scratch_free(&sc);
+    tokenizer_ids_free(&out);
+    CHECKF(mismatches == 0, "%d of 2000 random pieces differ from the obvious BPE loop", mismatches);
+}
+
+/* ---- memory per input byte: a 4 MB word, 4 MB of spaces, 4 MB of U+0301 -------------------------------- */
+
+/* 4 MB keeps the test to seconds; under ASan, where memory is not asserted, 1 MB. */
+enum { BIG_TEXT = MEMORY_ASSERTED ? 4 << 20 : 1 << 20 };
 typedef struct { const moee_tokenizer *t; int kind; } big_case;
 
 static int big_text_case(void *arg) {
@@ -299,6 +356,7 @@ int main(void) {
     test_huge_ids();
     test_long_added_token();
     test_matcher_oracle();
+    test_bpe_oracle();
     test_big_texts();
     rmdir(tmpdir);
     return test_summary("tokenizer_hostile");

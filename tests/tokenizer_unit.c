@@ -50,6 +50,27 @@ static int nfc_is(const char *in, size_t n, const char *want, size_t want_len) {
 }
 #define NFC_IS(in, want) nfc_is(in, sizeof in - 1, want, sizeof want - 1)
 
+/* The one validator, decoder and U+FFFD replacement (unicode.h) that the engine,
+ * the tokenizer and moee tokenize share. */
+static void test_utf8_one_place(void) {
+    static const unsigned char good[] = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    CHECK(utf8_first_invalid(good, sizeof good - 1) == -1);
+    static const unsigned char bad[] = "ab\xC3(\xE2\x82\xED\xA0\x80\xF4\x90\x80\x80z\xC0\xAF";
+    CHECK(utf8_first_invalid(bad, sizeof bad - 1) == 2);
+    unsigned char out[3 * sizeof bad];
+    size_t n = utf8_replace_invalid(bad, sizeof bad - 1, out);
+    /* maximal subparts: C3 | E2 82 | ED | A0 | 80 | F4 | 90 | 80 | 80 | C0 | AF */
+    static const char want[] = "ab\xEF\xBF\xBD(\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                               "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz\xEF\xBF\xBD\xEF\xBF\xBD";
+    CHECKF(n == sizeof want - 1 && !memcmp(out, want, n), "replaced into %zu bytes", n);
+    uint32_t cp = 0;
+    CHECK(utf8_decode(good + 1, 2, &cp) == 2 && cp == 0xE9);
+    CHECK(utf8_decode(good + 3, 3, &cp) == 3 && cp == 0x20AC);
+    CHECK(utf8_decode(good + 3, 2, &cp) == 0);          /* truncated */
+    CHECK(utf8_decode(bad + 6, 3, &cp) == 0);           /* a surrogate */
+    CHECK(utf8_char_start(good, 5) == 3 && utf8_char_start(good, 9) == 6 && utf8_char_start(good, 0) == 0);
+}
+
 static void test_nfc(void) {
     CHECK(NFC_IS("e\xCC\x81", "\xC3\xA9"));                       /* e + U+0301 -> é */
     CHECK(NFC_IS("\xE2\x84\xAB", "\xC3\x85"));                    /* U+212B -> U+00C5 */
@@ -372,6 +393,7 @@ static void test_concurrent(void) {
 }
 
 int main(void) {
+    test_utf8_one_place();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/moee_tokenizer_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_unicode();

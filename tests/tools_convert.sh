@@ -37,6 +37,7 @@ check grep -q "^wrote .*ds2.gguf: IQ4_XS, 51 tensors" "$T/out"
 check grep -q "blk.1.ffn_down_exps.weight: rows of 32 values are not whole iq4_xs blocks; written as iq4_nl" "$T/err"
 "$MOEE" info "$T/ds2.gguf" >"$T/info" 2>&1
 check grep -q "^  iq4_nl " "$T/info"
+check grep -q "^file type *IQ4_XS (general.file_type 30)" "$T/info"
 expect_error "missing gguf" "nowhere.gguf" "$MOEE" convert "$T/nowhere.gguf" "$T/x.gguf" --type q4_k_m
 check test ! -e "$T/x.gguf"
 expect_error "extra arg" "unexpected argument" "$MOEE" convert a b c

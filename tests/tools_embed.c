@@ -456,10 +456,12 @@ static void cli(moee_model *m) {
     CHECKF(rc == 0, "%s", err);
     free(err);
     char *out = read_whole(jout, NULL);
-    CHECK(out && !strncmp(out, "{\"id\": \"doc-1\", \"embedding\": [", 30));
-    CHECK(out && strstr(out, "\n{\"id\": 7, \"embedding\": ["));
+    /* "id" for joins, "text" so that moee eval --embeddings can match the rows */
+    static const char first[] = "{\"id\": \"doc-1\", \"text\": \"A man is playing a guitar.\", \"embedding\": [";
+    CHECK(out && !strncmp(out, first, sizeof first - 1));
+    CHECK(out && strstr(out, "\n{\"id\": 7, \"text\": \"\", \"embedding\": ["));
     if (out) {   /* the first row's values are the raw HS with %.9g: they read back exactly */
-        const char *p = out + 30;
+        const char *p = out + sizeof first - 1;
         int same = 1;
         for (int64_t j = 0; j < H; j++) {
             char *end;

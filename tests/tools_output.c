@@ -214,12 +214,12 @@ static void test_jsonl(void) {
 static void test_abort(void) {
     char path[128], err[256];
     snprintf(path, sizeof path, "%s/d.npy", dir);
-    output_file o;
-    CHECK(output_open(&o, path, err, sizeof err) == 0);
-    output_write(&o, "partial", 7);
+    moee_out o;
+    CHECK(moee_out_open(&o, path, err, sizeof err) == 0);
+    moee_out_write(&o, "partial", 7);
     CHECK(count_files() == 1);          /* only the temporary file exists */
     CHECK(access(path, F_OK) != 0);     /* not under the final name */
-    output_abort(&o);
+    moee_out_abort(&o);
     CHECK(count_files() == 0);
 }
 

@@ -125,7 +125,6 @@ static int write_sample(const char *path, uint32_t alignment, uint8_t **tensor_b
     }
     int rc = gguf_writer_begin_data(w, err, sizeof err);
     CHECKF(rc == 0, "%s", err);
-    CHECK(exists(tmp_path("sample.gguf.tmp")) || strstr(path, "sample.gguf") == NULL);
     /* tensor data in uneven pieces that cross tensor boundaries */
     for (int k = 0; k < N_TYPES && rc == 0; k++) {
         uint64_t first = tensor_sizes[k] / 3;
@@ -223,7 +222,8 @@ static void test_round_trip(uint32_t alignment) {
 static void test_writer_errors(void) {
     char err[256];
     const char *path = tmp_path("bad.gguf");
-    const char *tmp = tmp_path("bad.gguf.tmp");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     uint64_t ne[2] = {32, 2};
     uint8_t data[4096] = {0};
 

@@ -63,7 +63,7 @@ const bpe_merge_slot *bpe_merges_find(const bpe_merges *m, int32_t left, int32_t
  *
  * Memory matters as much as time here: a piece can be a whole 100 MB "word". The
  * symbols are kept in one int32 per byte, `cell` (below), the ranks in another,
- * and the tree in 1/4 byte per byte: about 8.3 bytes per byte of the piece. */
+ * and the tree in 1/4 to 1/2 byte per byte: 8.25-8.5 bytes per byte of the piece. */
 
 #define NO_RANK UINT32_MAX
 #define BLOCK 32

@@ -90,37 +90,11 @@ static int encode_segment(const moee_tokenizer *t, const unsigned char *s, size_
  * cleaned text into clean and returns 1; without, returns -1 and the offset of the
  * first bad byte in *bad (or -2 when out of memory). */
 static int check_utf8(const unsigned char *s, size_t n, int replace, byte_buffer *clean, size_t *bad) {
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) { i++; continue; }
-        size_t l = utf8_valid_length(s + i, n - i);
-        if (!l) break;
-        i += l;
-    }
-    if (i == n) return 0;
-    if (!replace) { *bad = i; return -1; }
-    /* The exact size first: each bad sequence becomes one 3-byte U+FFFD. */
-    size_t size = i;
-    for (size_t k = i; k < n;) {
-        size_t l = s[k] < 0x80 ? 1 : utf8_valid_length(s + k, n - k);
-        if (l) { size += l; k += l; }
-        else { size += 3; k += utf8_invalid_length(s + k, n - k); }
-    }
-    if (n > SIZE_MAX / 3 || scratch_reserve((void **)&clean->p, &clean->cap, size + 1, 1)) return -2;
-    memcpy(clean->p, s, i);
-    clean->len = i;
-    while (i < n) {
-        size_t l = s[i] < 0x80 ? 1 : utf8_valid_length(s + i, n - i);
-        if (l) {
-            memcpy(clean->p + clean->len, s + i, l);
-            clean->len += l;
-            i += l;
-        } else {
-            memcpy(clean->p + clean->len, "\xEF\xBF\xBD", 3);
-            clean->len += 3;
-            i += utf8_invalid_length(s + i, n - i);
-        }
-    }
+    int64_t first = utf8_first_invalid(s, n);
+    if (first < 0) return 0;
+    if (!replace) { *bad = (size_t)first; return -1; }
+    if (n > SIZE_MAX / 3 || scratch_reserve((void **)&clean->p, &clean->cap, 3 * n + 1, 1)) return -2;
+    clean->len = utf8_replace_invalid(s, n, (unsigned char *)clean->p);
     return 1;
 }
 
@@ -196,19 +170,7 @@ int tokenizer_decode(const moee_tokenizer *t, const int32_t *ids, size_t n, int 
         memcpy(bytes + at, t->decoded + t->decoded_off[id], l);
         at += l;
     }
-    size_t r = 0;
-    for (size_t i = 0; i < at;) {
-        size_t l = bytes[i] < 0x80 ? 1 : utf8_valid_length(bytes + i, at - i);
-        if (l) {
-            memcpy(result + r, bytes + i, l);
-            r += l;
-            i += l;
-        } else {
-            memcpy(result + r, "\xEF\xBF\xBD", 3);
-            r += 3;
-            i += utf8_invalid_length(bytes + i, at - i);
-        }
-    }
+    size_t r = utf8_replace_invalid(bytes, at, result);
     result[r] = 0;
     free(bytes);
     *text = (char *)result;

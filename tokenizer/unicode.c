@@ -1,4 +1,5 @@
 /* unicode.c: lookups in the generated Unicode tables, and UTF-8 validation. */
+#include <string.h>
 #include "tokenizer/unicode.h"
 
 /* The value of the run containing cp (runs are sorted and cover all code points). */
@@ -101,6 +102,33 @@ size_t utf8_valid_length(const unsigned char *s, size_t n) {
 size_t utf8_invalid_length(const unsigned char *s, size_t n) {
     size_t full, k = valid_prefix(s, n, &full);
     return k ? k : 1;
+}
+
+int64_t utf8_first_invalid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        size_t l = s[i] < 0x80 ? 1 : utf8_valid_length(s + i, n - i);
+        if (!l) return (int64_t)i;
+        i += l;
+    }
+    return -1;
+}
+
+size_t utf8_replace_invalid(const unsigned char *s, size_t n, unsigned char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = s[i] < 0x80 ? 1 : utf8_valid_length(s + i, n - i);
+        if (l) {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += utf8_invalid_length(s + i, n - i);
+        }
+    }
+    return o;
 }
 
 size_t utf8_encode(uint32_t cp, unsigned char *out) {

@@ -71,4 +71,27 @@ size_t utf8_invalid_length(const unsigned char *s, size_t n);
 /* Writes cp (<= U+10FFFF) as UTF-8 into out (room for 4); returns the length. */
 size_t utf8_encode(uint32_t cp, unsigned char *out);
 
+/* The one checked decoder: the code point at s[0..n) into *cp and its length, or 0
+ * when the bytes there are not valid UTF-8 (then *cp is untouched). */
+static inline size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+    size_t len = n == 0 ? 0 : s[0] < 0x80 ? 1 : utf8_valid_length(s, n);
+    if (len) *cp = utf8_decode_valid(s, &len);
+    return len;
+}
+
+/* The one validator: the offset of the first byte of s[0..n) that is not valid
+ * UTF-8, or -1 when all of it is. */
+int64_t utf8_first_invalid(const unsigned char *s, size_t n);
+
+/* The one U+FFFD replacement: s[0..n) with each maximal ill-formed subsequence
+ * (utf8_invalid_length) replaced by U+FFFD, into out (room for 3 * n bytes);
+ * returns the length written. */
+size_t utf8_replace_invalid(const unsigned char *s, size_t n, unsigned char *out);
+
+/* The start of the character holding byte i (at most 3 continuation bytes back). */
+static inline size_t utf8_char_start(const unsigned char *s, size_t i) {
+    for (int k = 0; k < 3 && i > 0 && (s[i] & 0xC0) == 0x80; k++) i--;
+    return i;
+}
+
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "tools/cmd.h"
+#include "tools/options.h"
 #include "tools/convert/convert.h"
 #include "tools/convert/recipe.h"
 
@@ -53,15 +54,10 @@ int cmd_convert(int argc, char **argv) {
         if (!strcmp(a, "--vocab-only")) vocab_only = 1;
         else if (!strcmp(a, "--pure")) pure = 1;
         else if (!strcmp(a, "--type") || !strcmp(a, "--arch")) {
-            if (i + 1 >= argc) { fprintf(stderr, "moee convert: %s needs a value\n", a); return 1; }
-            if (!strcmp(a, "--type")) type_name = argv[++i];
-            else arch = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "moee convert: unknown option %s\n", a);
-            usage(stderr);
-            return 1;
-        } else if (n_pos < 2) pos[n_pos++] = a;
-        else { fprintf(stderr, "moee convert: unexpected argument %s\n", a); return 1; }
+            if (opt_value("convert", argc, argv, &i, !strcmp(a, "--type") ? &type_name : &arch)) return 1;
+        } else if ((a[0] == '-' && a[1]) || n_pos == 2) {
+            return opt_unknown("convert", a);
+        } else pos[n_pos++] = a;
     }
     if (n_pos != 2) { usage(stderr); return 1; }
 

@@ -19,6 +19,7 @@
 #include "tools/cmd.h"
 #include "tools/embed_options.h"
 #include "tools/embed_input.h"
+#include "tools/options.h"
 #include "tools/output.h"
 #include "weights/json.h"
 
@@ -32,7 +33,8 @@ static void usage(FILE *out) {
 "\n"
 "input and output:\n"
 "  -m, --model FILE        the model (GGUF); required\n"
-"  -i, --input FILE        UTF-8 text, one text per line; an empty line is an empty text\n"
+"  -i, --input FILE        UTF-8 text, one text per line; an empty line is an empty text;\n"
+"                          any readable file: - is standard input, pipes and FIFOs work\n"
 "                          (default: standard input)\n"
 "      --jsonl             the input is JSON Lines: one object per line\n"
 "      --field NAME        JSONL field holding the text (default: text)\n"
@@ -40,9 +42,11 @@ static void usage(FILE *out) {
 "      --ids FILE          pre-tokenized input instead of -i: one sequence per line, token\n"
 "                          ids separated by spaces, run exactly as given (no prompt)\n"
 "  -o, --output FILE       .npy (float32 [texts, dim], one kind), .npz (one array per kind,\n"
-"                          e.g. hs.npy, moee-sum.npy) or .jsonl ({\"id\", \"embedding\"} per\n"
-"                          line; with several kinds one key per kind instead of \"embedding\");\n"
-"                          a sidecar OUTPUT.json (e.g. emb.npy.json) describes the run\n"
+"                          e.g. hs.npy, moee-sum.npy) or .jsonl ({\"id\", \"text\", \"embedding\"}\n"
+"                          per line, what moee eval --embeddings reads; with several kinds\n"
+"                          one key per kind instead of \"embedding\"); a sidecar OUTPUT.json\n"
+"                          (e.g. emb.npy.json) describes the run. A symlink is written\n"
+"                          through; a device or FIFO is written straight, without sidecar\n"
 "                          (default: standard output as .jsonl, without a sidecar)\n"
 "      --format F          npy, npz or jsonl (default: from OUTPUT's extension)\n"
 "\n"
@@ -94,16 +98,7 @@ typedef struct {
     moee_embed_options opt;       /* alpha, standardize and threads included */
 } embed_args;
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("moee embed: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
+#define fail(...) opt_fail("embed", __VA_ARGS__)
 
 static int parse_kinds(const char *list, embed_args *a) {
     a->n_kinds = 0;
@@ -150,9 +145,9 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             "--field", "--id-field", "--stats-in", "--stats-out", "--kind", "--format", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
-        if (!known) return fail("unknown option '%s' (see moee embed --help)", o);
-        if (i + 1 >= argc) return fail("%s needs a value (see moee embed --help)", o);
-        const char *v = argv[++i];
+        const char *v;
+        if (!known) return opt_unknown("embed", o);
+        if (opt_value("embed", argc, argv, &i, &v)) return 1;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "-i") || !strcmp(o, "--input")) a->input = v;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a->output = v;
@@ -166,7 +161,7 @@ static int parse_args(int argc, char **argv, embed_args *a) {
             a->format = !strcmp(v, "npy") ? FMT_NPY : !strcmp(v, "npz") ? FMT_NPZ : !strcmp(v, "jsonl") ? FMT_JSONL : FMT_NONE;
             if (!a->format) return fail("--format: '%s' (expected npy, npz or jsonl)", v);
         } else {
-            return fail("unknown option '%s' (see moee embed --help)", o);
+            return opt_unknown("embed", o);
         }
     }
     if (!a->model) return fail("no model: give -m MODEL.gguf (see moee embed --help)");
@@ -235,10 +230,8 @@ static void json_str_or_null(FILE *f, const char *s) {
     else fputs("null", f);
 }
 
-static int write_sidecar(const char *path, const sidecar_info *s, char *err, size_t err_size) {
-    output_file o;
-    if (output_open(&o, path, err, err_size)) return -1;
-    FILE *f = o.f;
+static void write_sidecar(moee_out *o, const sidecar_info *s) {
+    FILE *f = o->f;
     const embed_args *a = s->a;
     fprintf(f, "{\n  \"moee_version\": \"%s\",\n  \"model\": ", MOEE_VERSION);
     json_str_or_null(f, a->model);
@@ -275,7 +268,6 @@ static int write_sidecar(const char *path, const sidecar_info *s, char *err, siz
             s->rw_count);
     fprintf(f, ",\n  \"counts\": {\"texts\": %" PRId64 ", \"tokens\": %" PRId64 ", \"truncated\": %" PRId64 "}\n}\n",
             s->counts->texts, s->counts->tokens, s->counts->truncated);
-    return output_commit(&o, err, err_size);
 }
 
 /* ---- the command ----------------------------------------------------------------------------- */
@@ -355,6 +347,7 @@ static int embed_all(embed_run *r) {
     if (progress.shown) fputc('\n', stderr);
     r->seconds = seconds_since(&progress.start);
     if (rc && a->stats_in && !strncmp(err, "the statistics", 14)) return fail("%s: %s", a->stats_in, err);
+    if (rc && strstr(err, "no usable tokenizer")) return fail("%s: %s: embed token ids instead (--ids FILE)", a->model, err);
     return rc ? fail_record(r->in, err) : 0;
 }
 
@@ -372,42 +365,51 @@ static const char **jsonl_ids(const embed_run *r, char **numbers) {
     return ids;
 }
 
-/* --stats-out, the output, then its sidecar; on any failure none of them is left. */
+/* --stats-out, then the output and its sidecar, committed together (two runs writing
+ * the same -o never leave one's data beside the other's sidecar); on any failure none
+ * of them is left. A device, FIFO or standard output gets no sidecar. */
 static int write_outputs(embed_run *r) {
     const embed_args *a = r->a;
-    const char *out = a->output ? a->output : "-";
-    int to_stdout = !strcmp(out, "-");
     char err[1024];
     if (a->stats_out && moee_statistics_save(a->stats_out, &r->stats, err, sizeof err))
         return fail("%s", err);
-    int rc;
-    if (a->format == FMT_NPY) {
-        rc = npy_write(out, &r->arrays[0], err, sizeof err);
-    } else if (a->format == FMT_NPZ) {
-        rc = npz_write(out, r->arrays, a->n_kinds, 0, err, sizeof err);
-    } else {
-        char *numbers = NULL;
-        const char **ids = r->in->id_json ? jsonl_ids(r, &numbers) : NULL;
-        if (r->in->id_json && !ids) snprintf(err, sizeof err, "out of memory");
-        rc = r->in->id_json && !ids ? -1 : jsonl_write(out, r->arrays, a->n_kinds, ids, err, sizeof err);
-        free(ids);
-        free(numbers);
+    moee_out data, sidecar;
+    int rc = moee_out_open(&data, a->output ? a->output : "-", err, sizeof err);
+    if (rc == 0) {
+        if (a->format == FMT_NPY) {
+            rc = npy_put(&data, &r->arrays[0], err, sizeof err);
+        } else if (a->format == FMT_NPZ) {
+            rc = npz_put(&data, r->arrays, a->n_kinds, 0, err, sizeof err);
+        } else {
+            char *numbers = NULL;
+            const char **ids = r->in->id_json ? jsonl_ids(r, &numbers) : NULL;
+            if (r->in->id_json && !ids) snprintf(err, sizeof err, "out of memory");
+            rc = r->in->id_json && !ids ? -1 : jsonl_put(&data, r->arrays, a->n_kinds, ids, r->in->texts,
+                                                         r->in->lens, err, sizeof err);
+            free(ids);
+            free(numbers);
+        }
+        if (rc) moee_out_abort(&data);
     }
-    if (rc == 0 && !to_stdout) {
-        char *sidecar = malloc(strlen(out) + 6);
-        if (sidecar) {
-            sprintf(sidecar, "%s.json", out);
+    if (rc == 0 && !moee_out_is_file(&data)) {
+        rc = moee_out_commit(&data, err, sizeof err);
+    } else if (rc == 0) {
+        char *path = malloc(strlen(data.target) + 6);
+        if (path) sprintf(path, "%s.json", data.target);
+        rc = path ? moee_out_open(&sidecar, path, err, sizeof err) : -1;
+        if (!path) snprintf(err, sizeof err, "out of memory");
+        free(path);
+        if (rc) {
+            moee_out_abort(&data);
+        } else {
             int standardized = r->standardizes && r->out.stats_out;
             sidecar_info s = {a, r->info, &r->out.counts, moee_rw_source_resolve(r->m, a->opt.rw_source),
                               standardized ? (a->stats_in ? a->stats_in : "input") : NULL,
                               r->stats.hs.count, r->stats.rw.count};
-            rc = write_sidecar(sidecar, &s, err, sizeof err);
-            free(sidecar);
-        } else {
-            rc = -1;
-            snprintf(err, sizeof err, "out of memory");
+            write_sidecar(&sidecar, &s);
+            moee_out *both[2] = {&data, &sidecar};
+            rc = moee_out_commit_all(both, 2, err, sizeof err);
         }
-        if (rc) unlink(out);   /* no output without its description */
     }
     if (rc) {
         if (a->stats_out) unlink(a->stats_out);
@@ -454,8 +456,8 @@ int cmd_embed(int argc, char **argv) {
     rc = embed_all(&r) || write_outputs(&r);
     if (rc == 0) report_truncated(&r);
     if (rc == 0 && !a.quiet)
-        fprintf(stderr, "moee embed: %" PRId64 " texts, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", in.n,
-                r.out.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.out.counts.tokens / r.seconds : 0.0,
+        fprintf(stderr, "moee embed: %" PRId64 " text%s, %" PRId64 " tokens in %.1f s (%.0f tokens/s) -> %s\n", in.n,
+                opt_plural(in.n), r.out.counts.tokens, r.seconds, r.seconds > 0 ? (double)r.out.counts.tokens / r.seconds : 0.0,
                 a.output && strcmp(a.output, "-") ? a.output : "stdout");
     run_free(&r);
     embed_input_free(&in);

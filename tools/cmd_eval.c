@@ -9,8 +9,9 @@
  *                      same vectors by moee_embed_finish, standardized over the
  *                      task's texts as `moee embed` does (on for rw / moee /
  *                      moee-sum, off for hs);
- *   --embeddings FILE  vectors computed elsewhere: JSONL {"text", "embedding"}, which
- *                      must cover every text the task uses.
+ *   --embeddings FILE  vectors computed elsewhere: JSONL {"text", "embedding"} (what
+ *                      `moee embed -o X.jsonl` writes for one kind; other keys such
+ *                      as its "id" are ignored), which must cover every text the task uses.
  * Each (task, kind) gives one JSON result file (schema in tools/eval/results.c) and a
  * cell of the summary table printed at the end.
  *
@@ -47,6 +48,7 @@
 
 #include "engine/moee.h"
 #include "tools/cmd.h"
+#include "tools/options.h"
 #include "tools/eval/data.h"
 #include "tools/eval/jsonl.h"
 #include "tools/eval/results.h"
@@ -95,6 +97,7 @@ static void usage(FILE *out) {
         "                        for a folder of datasets, only datasets of that type\n"
         "                        (default: known from the dataset's MTEB name)\n"
         "  --embeddings FILE     JSONL of {\"text\": ..., \"embedding\": [...]} covering every text\n"
+        "                        (what moee embed -o FILE.jsonl writes for one kind)\n"
         "  --output FILE         the result file (one task and one kind only)\n"
         "  --output-dir DIR      one result file per task and kind, TASK.KIND.json\n"
         "                        (default: eval-results)\n"
@@ -103,7 +106,7 @@ static void usage(FILE *out) {
         "                        MTEB's per dataset: Emotion 16, TweetSentiment 32, others 8)\n"
         "  --seed N              seed of the undersampling and of k-means (default 42)\n"
         "  --kmeans-restarts N   k-means++ restarts, best inertia kept (default 10)\n"
-        "  -q                    no progress on stderr\n"
+        "  -q, --quiet           no progress on stderr\n"
         "\n"
         "embedding options (with -m, as in moee embed):\n"
         "  --kind LIST           hs,rw,moee,moee-sum (default: all four)\n"
@@ -124,15 +127,6 @@ static void usage(FILE *out) {
 
 /* ---- option parsing ------------------------------------------------------------- */
 
-static int parse_int(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_options(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->type = -1;
@@ -146,11 +140,11 @@ static int parse_options(int argc, char **argv, options *o) {
     const char *kinds = "hs,rw,moee,moee-sum", *alphas = "1";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-#define NEED_VALUE() do { if (!v) { fprintf(stderr, "moee eval: %s needs a value\n", a); return -1; } i++; } while (0)
+        const char *v = NULL;
+        int64_t n;
+#define NEED_VALUE() do { if (opt_value("eval", argc, argv, &i, &v)) return -1; } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
-        else if (!strcmp(a, "-q")) o->quiet = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
         else if (!strcmp(a, "--task-instruction")) o->task_instruction = 1;
         else if (!strcmp(a, "--data")) { NEED_VALUE(); o->data = v; }
         else if (!strcmp(a, "--task")) { NEED_VALUE(); o->task = v; }
@@ -167,23 +161,23 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--output-dir")) { NEED_VALUE(); o->output_dir = v; }
         else if (!strcmp(a, "--n-experiments")) {
             NEED_VALUE();
-            if (parse_int(v, 1, 1000, &n)) { fprintf(stderr, "moee eval: --n-experiments must be 1..1000\n"); return -1; }
+            if (opt_int("eval", a, v, 1, 1000, &n)) return -1;
             o->load.n_experiments = (int)n;
         }
         else if (!strcmp(a, "--samples-per-label")) {
             NEED_VALUE();
             if (!strcmp(v, "all")) o->load.samples_per_label = 0;
-            else if (parse_int(v, 1, 1000000, &n)) { fprintf(stderr, "moee eval: --samples-per-label must be a positive number or 'all'\n"); return -1; }
+            else if (opt_int("eval", a, v, 1, 1000000, &n)) return -1;
             else o->load.samples_per_label = (int)n;
         }
         else if (!strcmp(a, "--seed")) {
             NEED_VALUE();
-            if (parse_int(v, 0, INT64_MAX, &n)) { fprintf(stderr, "moee eval: --seed must be a non-negative integer\n"); return -1; }
+            if (opt_int("eval", a, v, 0, INT64_MAX, &n)) return -1;
             o->load.seed = o->run.kmeans.seed = (uint64_t)n;
         }
         else if (!strcmp(a, "--kmeans-restarts")) {
             NEED_VALUE();
-            if (parse_int(v, 1, 1000, &n)) { fprintf(stderr, "moee eval: --kmeans-restarts must be 1..1000\n"); return -1; }
+            if (opt_int("eval", a, v, 1, 1000, &n)) return -1;
             o->run.kmeans.n_init = (int)n;
         }
         else if (!strcmp(a, "--kind")) { NEED_VALUE(); kinds = v; }
@@ -213,15 +207,15 @@ static int parse_options(int argc, char **argv, options *o) {
         }
         else if (!strcmp(a, "--batch-tokens")) {
             NEED_VALUE();
-            if (parse_int(v, 1, INT64_MAX, &n)) { fprintf(stderr, "moee eval: --batch-tokens must be a positive integer\n"); return -1; }
+            if (opt_int("eval", a, v, 1, INT32_MAX, &n)) return -1;
             o->batch_tokens = n;
         }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             NEED_VALUE();
-            if (parse_int(v, 1, 4096, &n)) { fprintf(stderr, "moee eval: -t must be 1..4096\n"); return -1; }
+            if (opt_int("eval", a, v, 1, 4096, &n)) return -1;
             o->threads = (int)n;
         }
-        else { fprintf(stderr, "moee eval: unknown option '%s' (moee eval --help)\n", a); return -1; }
+        else { opt_unknown("eval", a); return -1; }
 #undef NEED_VALUE
     }
     if (!o->data) { fprintf(stderr, "moee eval: --data DIR is required (moee eval --help)\n"); return -1; }
@@ -550,7 +544,8 @@ int cmd_eval(int argc, char **argv) {
     for (int k = 0; k < o.n_kinds; k++) n_columns += o.kinds[k] == MOEE_KIND_MOEE_SUM ? o.n_alphas : 1;
     int rc = 0;
     if (o.output && (n_paths != 1 || n_columns != 1)) {
-        fprintf(stderr, "moee eval: --output takes one task and one kind; use --output-dir for %d tasks x %d kinds\n", n_paths, n_columns);
+        fprintf(stderr, "moee eval: --output takes one task and one kind; use --output-dir for %d task%s x %d kind%s\n", n_paths,
+                opt_plural(n_paths), n_columns, opt_plural(n_columns));
         rc = 1;
     }
     run_state st = {&o, NULL, {0}, 0};

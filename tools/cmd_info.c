@@ -8,6 +8,8 @@
 #include "kernels/types.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/cmd.h"
+#include "tools/convert/recipe.h"
+#include "tools/options.h"
 #include "weights/gguf.h"
 
 static void print_value(const gguf_kv *kv) {
@@ -77,10 +79,18 @@ typedef struct { uint32_t type; uint64_t count, bytes, elements; } type_total;
 
 int cmd_info(int argc, char **argv) {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: moee info MODEL.gguf\n");
+        printf("usage: moee info MODEL.gguf\n"
+               "\n"
+               "Prints what a GGUF file holds, without running it: the architecture and its\n"
+               "hyperparameters (the metadata keys moee reads), which layers are MoE and which\n"
+               "dense, the experts (routed, used per token, shared), the tensors counted by\n"
+               "weight type (parameters and bytes), and the tokenizer (whether moee can use it,\n"
+               "and why not). Works on moee's and llama.cpp's files, and on vocab-only files.\n");
         return 0;
     }
-    if (argc != 2) { fprintf(stderr, "usage: moee info MODEL.gguf\n"); return 1; }
+    if (argc < 2) return opt_fail("info", "no file: give MODEL.gguf (see moee info --help)");
+    if (argc > 2) return opt_unknown("info", argv[2]);
+    if (argv[1][0] == '-' && argv[1][1]) return opt_unknown("info", argv[1]);
     char err[512];
     gguf_file *f = gguf_open(argv[1], err, sizeof err);
     if (!f) { fprintf(stderr, "moee info: %s\n", err); return 1; }
@@ -88,6 +98,11 @@ int cmd_info(int argc, char **argv) {
     printf("%-14s %s (%zu bytes, GGUF v%u)\n", "file", argv[1], f->map_size, f->version);
     print_str_key(f, "architecture", "general.architecture");
     print_str_key(f, "name", "general.name");
+    uint32_t file_type;
+    if (gguf_get_u32(f, "general.file_type", &file_type) == 1) {
+        const recipe *r = recipe_by_file_type(file_type);
+        printf("%-14s %s (general.file_type %u)\n", "file type", r ? r->name : "not one moee writes", file_type);
+    }
 
     /* every {arch}.* and general.* scalar, in file order */
     gguf_str arch = {"", 0};

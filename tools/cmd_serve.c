@@ -18,6 +18,7 @@
 #include "moee.h"
 #include "tools/cmd.h"
 #include "tools/embed_options.h"
+#include "tools/options.h"
 #include "tools/serve/api.h"
 #include "tools/serve/batcher.h"
 #include "tools/serve/server.h"
@@ -73,16 +74,7 @@ static void usage(FILE *out) {
 "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n");
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("moee serve: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
+#define fail(...) opt_fail("serve", __VA_ARGS__)
 
 typedef struct {
     const char *model, *stats_in, *host, *model_name, *api_key;
@@ -91,15 +83,6 @@ typedef struct {
     moee_embed_options opt;       /* the options shared with moee embed (embed_options.c) */
     char prompt_flags[1024];      /* the prompt options as given, for the --stats-out hint */
 } serve_args;
-
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
 
 /* The options that shape what the statistics must have been made with, as given. */
 static void add_flag(serve_args *a, const char *o, const char *v) {
@@ -141,9 +124,9 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             "--payload-limit", "--timeout-ms", "--max-connections", NULL};
         int known = 0;
         for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(o, *w);
-        if (!known) return fail("unknown option '%s' (see moee serve --help)", o);
-        if (i + 1 >= argc) return fail("%s needs a value (see moee serve --help)", o);
-        const char *v = argv[++i];
+        const char *v;
+        if (!known) return opt_unknown("serve", o);
+        if (opt_value("serve", argc, argv, &i, &v)) return 1;
         int64_t n;
         if (!strcmp(o, "-m") || !strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "--stats-in")) a->stats_in = v;
@@ -154,25 +137,25 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             if ((a->kind = moee_kind_from_name(v)) < 0)
                 return fail("--kind: unknown kind '%s' (expected one of hs, rw, moee, moee-sum)", v);
         } else if (!strcmp(o, "--port")) {
-            if (parse_int(v, 0, 65535, &n)) return fail("--port: '%s' is not a port number (0 to 65535)", v);
+            if (opt_int("serve", o, v, 0, 65535, &n)) return 1;
             a->port = (int)n;
         } else if (!strcmp(o, "--max-wait-ms")) {
-            if (parse_int(v, 0, 60000, &n)) return fail("--max-wait-ms: '%s' is not an integer from 0 to 60000", v);
+            if (opt_int("serve", o, v, 0, 60000, &n)) return 1;
             a->max_wait_ms = (int)n;
         } else if (!strcmp(o, "--max-concurrent-requests")) {
-            if (parse_int(v, 1, 1000000, &n)) return fail("--max-concurrent-requests: '%s' is not an integer >= 1", v);
+            if (opt_int("serve", o, v, 1, 1000000, &n)) return 1;
             a->max_concurrent = (int)n;
         } else if (!strcmp(o, "--max-client-batch")) {
-            if (parse_int(v, 1, 1000000, &n)) return fail("--max-client-batch: '%s' is not an integer >= 1", v);
+            if (opt_int("serve", o, v, 1, 1000000, &n)) return 1;
             a->max_client_batch = n;
         } else if (!strcmp(o, "--payload-limit")) {
-            if (parse_int(v, 1, (int64_t)1 << 40, &n)) return fail("--payload-limit: '%s' is not a byte count >= 1", v);
+            if (opt_int("serve", o, v, 1, (int64_t)1 << 40, &n)) return 1;
             a->payload_limit = n;
         } else if (!strcmp(o, "--timeout-ms")) {
-            if (parse_int(v, 1, 3600000, &n)) return fail("--timeout-ms: '%s' is not an integer from 1 to 3600000", v);
+            if (opt_int("serve", o, v, 1, 3600000, &n)) return 1;
             a->timeout_ms = (int)n;
         } else if (!strcmp(o, "--max-connections")) {
-            if (parse_int(v, 1, 100000, &n)) return fail("--max-connections: '%s' is not an integer >= 1", v);
+            if (opt_int("serve", o, v, 1, 100000, &n)) return 1;
             a->max_connections = (int)n;
         }
     }

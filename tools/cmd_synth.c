@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "tools/cmd.h"
 #include "tools/convert/recipe.h"
+#include "tools/options.h"
 #include "tools/convert/synth.h"
 
 static void usage(FILE *out) {
@@ -42,16 +43,13 @@ int cmd_synth(int argc, char **argv) {
                           : !strcmp(a, "--type") ? &type_name : (!strcmp(a, "-o") || !strcmp(a, "--output")) ? &out
                           : !strcmp(a, "--tokenizer") ? &o.tokenizer_file : !strcmp(a, "--config") ? &o.config
                           : !strcmp(a, "--tokenizer-config") ? &o.tokenizer_config : NULL;
-        if (!slot && strcmp(a, "--seed")) {
-            fprintf(stderr, "moee synth: unknown argument %s\n", a);
-            usage(stderr);
-            return 1;
-        }
-        if (i + 1 >= argc) { fprintf(stderr, "moee synth: %s needs a value\n", a); return 1; }
-        if (slot) { *slot = argv[++i]; continue; }
-        char *end;
-        o.seed = strtoull(argv[++i], &end, 10);
-        if (!*argv[i] || *end) { fprintf(stderr, "moee synth: --seed wants a number, not %s\n", argv[i]); return 1; }
+        if (!slot && strcmp(a, "--seed")) return opt_unknown("synth", a);
+        const char *v;
+        if (opt_value("synth", argc, argv, &i, &v)) return 1;
+        if (slot) { *slot = v; continue; }
+        int64_t seed;
+        if (opt_int("synth", a, v, 0, INT64_MAX, &seed)) return 1;
+        o.seed = (uint64_t)seed;
     }
     if ((!o.arch == !o.config) || !out) { usage(stderr); return 1; }
     if (!(o.recipe = recipe_by_name(type_name))) {
@@ -70,6 +68,8 @@ int cmd_synth(int argc, char **argv) {
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!o.tokenizer_file)
+        fprintf(stderr, "moee synth: warning: no --tokenizer: the model will only embed token ids (moee embed --ids)\n");
     double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     printf("wrote %s: %s %s %s, %zu tensors, %.1f MB in %.1f s\n", out, o.config ? o.config : o.arch,
            o.config ? "config" : o.shape, o.recipe->name,

@@ -16,6 +16,8 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tools/cmd.h"
+#include "tools/options.h"
+#include "weights/file.h"
 #include "weights/gguf.h"
 #include "weights/json.h"
 
@@ -71,14 +73,10 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--template")) value = &o->template_text;
         else if (!strcmp(a, "--instruction")) value = &o->instruction;
         else {
-            fprintf(stderr, "moee tokenize: unknown option %s\n", a);
-            usage(stderr);
+            opt_unknown("tokenize", a);
             return -1;
         }
-        if (value) {
-            if (i + 1 >= argc) { fprintf(stderr, "moee tokenize: %s needs a value\n", a); return -1; }
-            *value = argv[++i];
-        }
+        if (value && opt_value("tokenize", argc, argv, &i, value)) return -1;
     }
     if (!o->model == !o->tokenizer) {
         fprintf(stderr, "moee tokenize: give exactly one of -m MODEL.gguf and --tokenizer tokenizer.json\n");
@@ -191,14 +189,7 @@ static const char *replace_invalid_utf8(run_state *st, const char *line, size_t 
         st->clean = p;
         st->clean_cap = 3 * len + 1;
     }
-    const unsigned char *s = (const unsigned char *)line;
-    size_t i = 0, o = 0;
-    while (i < len) {
-        size_t k = utf8_valid_length(s + i, len - i);
-        if (k) { memcpy(st->clean + o, line + i, k); o += k; i += k; }
-        else { memcpy(st->clean + o, "\xEF\xBF\xBD", 3); o += 3; i += utf8_invalid_length(s + i, len - i); }
-    }
-    *out_len = o;
+    *out_len = utf8_replace_invalid((const unsigned char *)line, len, (unsigned char *)st->clean);
     return st->clean;
 }
 
@@ -357,13 +348,14 @@ static int run_lines(run_state *st, FILE *in) {
         if (st->o->jsonl) bad = is_blank(line, len) ? 0 : process_jsonl(st, line, len);
         else bad = st->o->decode ? decode_plain(st, line, len) : encode_plain(st, line, len);
         if (bad) {
-            fprintf(stderr, "moee tokenize: line %zu: %s\n", line_no, st->err);
+            fprintf(stderr, "moee tokenize: %s:%zu: %s\n", st->o->input && strcmp(st->o->input, "-") ? st->o->input : "stdin",
+                    line_no, st->err);
             rc = 1;
             break;
         }
     }
     if (!rc && ferror(in)) {
-        fprintf(stderr, "moee tokenize: reading %s: %s\n", st->o->input ? st->o->input : "stdin", strerror(errno));
+        fprintf(stderr, "moee tokenize: %s: read failed: %s\n", st->o->input ? st->o->input : "stdin", strerror(errno));
         rc = 1;
     }
     free(line);
@@ -391,45 +383,29 @@ int cmd_tokenize(int argc, char **argv) {
     }
 
     int rc = 1;
-    FILE *in = stdin, *out = stdout;
-    char *tmp_path = NULL;
-    if (o.input && !(in = fopen(o.input, "rb"))) {
-        fprintf(stderr, "moee tokenize: cannot open %s: %s\n", o.input, strerror(errno));
+    FILE *in = stdin;
+    moee_out out;   /* weights/file.h: "-" is stdout; a file goes through a temporary */
+    int out_open = 0;
+    if (o.input && strcmp(o.input, "-") && !(in = fopen(o.input, "rb"))) {
+        fprintf(stderr, "moee tokenize: %s: cannot open: %s\n", o.input, strerror(errno));
         goto done;
     }
-    if (o.output) {
-        size_t n = strlen(o.output) + 16;
-        tmp_path = malloc(n);
-        if (tmp_path) snprintf(tmp_path, n, "%s.tmp", o.output);
-        if (!tmp_path || !(out = fopen(tmp_path, "wb"))) {
-            fprintf(stderr, "moee tokenize: cannot create %s: %s\n", tmp_path ? tmp_path : o.output, strerror(errno));
-            out = NULL;
-            goto done;
-        }
+    if (moee_out_open(&out, o.output ? o.output : "-", err, sizeof err)) {
+        fprintf(stderr, "moee tokenize: %s\n", err);
+        goto done;
     }
-    run_state st = {.o = &o, .t = t, .out = out};
+    out_open = 1;
+    run_state st = {.o = &o, .t = t, .out = out.f};
     rc = run_lines(&st, in);
     tokenizer_ids_free(&st.ids);
     free(st.clean);
-    if (fflush(out) || ferror(out)) {
-        if (!rc) fprintf(stderr, "moee tokenize: writing %s: %s\n", o.output ? o.output : "stdout", strerror(errno));
-        rc = 1;
-    }
 done:
     if (in && in != stdin) fclose(in);
-    if (out && out != stdout) {
-        if (fclose(out) && !rc) {
-            fprintf(stderr, "moee tokenize: writing %s: %s\n", o.output, strerror(errno));
-            rc = 1;
-        }
-        if (rc) unlink(tmp_path);
-        else if (rename(tmp_path, o.output)) {
-            fprintf(stderr, "moee tokenize: cannot rename %s to %s: %s\n", tmp_path, o.output, strerror(errno));
-            unlink(tmp_path);
-            rc = 1;
-        }
+    if (out_open && rc) moee_out_abort(&out);
+    else if (out_open && moee_out_commit(&out, err, sizeof err)) {
+        fprintf(stderr, "moee tokenize: %s\n", err);
+        rc = 1;
     }
-    free(tmp_path);
     tokenizer_free(t);
     if (g) gguf_close(g);
     return rc;

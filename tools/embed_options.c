@@ -1,10 +1,9 @@
 /* embed_options.c: the options `moee embed` and `moee serve` share (see embed_options.h). */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tools/embed_options.h"
+#include "tools/options.h"
 
 static int bad(const char *cmd, const char *option, const char *value, const char *expected) {
     fprintf(stderr, "moee %s: %s: '%s' %s\n", cmd, option, value, expected);
@@ -22,11 +21,8 @@ int embed_option(const char *cmd, int argc, char **argv, int *i, moee_embed_opti
     int known = 0;
     for (const char *const *w = with_value; *w && !known; w++) known = !strcmp(opt, *w);
     if (!known) return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "moee %s: %s needs a value (see moee %s --help)\n", cmd, opt, cmd);
-        return -1;
-    }
-    const char *v = argv[++*i];
+    const char *v;
+    if (opt_value(cmd, argc, argv, i, &v)) return -1;
     if (is(opt, "--prompt", NULL)) {
         int found = !strcmp(v, "raw");
         for (const char *const *t = moee_template_names; *t && !found; t++) found = !strcmp(v, *t);
@@ -58,24 +54,22 @@ int embed_option(const char *cmd, int argc, char **argv, int *i, moee_embed_opti
         else if (!strcmp(v, "probs")) o->rw_source = MOEE_RW_PROBS;
         else return bad(cmd, opt, v, "(expected auto, logits or probs)");
     } else if (is(opt, "--alpha", NULL)) {
-        char *end;
-        double x = strtod(v, &end);
-        if (end == v || *end || !(x >= 0) || !isfinite(x)) return bad(cmd, opt, v, "is not a number >= 0");
+        double x;
+        if (opt_number(cmd, opt, v, 0, &x)) return -1;
         o->alpha = (float)x;
     } else if (is(opt, "--standardize", NULL)) {
         if (!strcmp(v, "auto")) o->standardize = MOEE_STANDARDIZE_AUTO;
         else if (!strcmp(v, "on")) o->standardize = MOEE_STANDARDIZE_ON;
         else if (!strcmp(v, "off")) o->standardize = MOEE_STANDARDIZE_OFF;
         else return bad(cmd, opt, v, "(expected auto, on or off)");
-    } else {   /* --batch-tokens, -t / --threads */
-        int threads = !is(opt, "--batch-tokens", NULL);
-        char *end;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (errno || end == v || *end || n < 1 || n > (threads ? 4096 : INT32_MAX))
-            return bad(cmd, threads ? "--threads" : opt, v, "is not an integer >= 1");
-        if (threads) o->threads = (int)n;
-        else o->batch_tokens = n;
+    } else if (is(opt, "--batch-tokens", NULL)) {
+        int64_t n;
+        if (opt_int(cmd, opt, v, 1, INT32_MAX, &n)) return -1;
+        o->batch_tokens = n;
+    } else {   /* -t / --threads */
+        int64_t n;
+        if (opt_int(cmd, "--threads", v, 1, 4096, &n)) return -1;
+        o->threads = (int)n;
     }
     return 1;
 }

@@ -1,5 +1,5 @@
-/* output.c: .npy, .npz and .jsonl writers, each through a temporary file that is
- * renamed into place only when complete (see output.h).
+/* output.c: .npy, .npz and .jsonl writers, onto a moee_out (weights/file.h: a
+ * temporary file renamed into place only when complete, or a device written straight).
  *
  * Format notes (NumPy's format.rst, PKWARE's APPNOTE.TXT):
  * - .npy 1.0: magic "\x93NUMPY", bytes 1 0, u16 little-endian header length, then
@@ -11,6 +11,7 @@
  *   0x0001, the zip64 end record and its locator) is used only when a size or an
  *   offset reaches 0xFFFFFFFF, or a member count 0xFFFF. */
 #include "tools/output.h"
+#include "weights/json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,86 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- temporary file + rename ------------------------------------------------------ */
-
-int output_open(output_file *o, const char *path, char *err, size_t err_size) {
-    memset(o, 0, sizeof *o);
-    if (!strcmp(path, "-")) {
-        o->f = stdout;
-        o->path = strdup(path);
-        if (!o->path) { snprintf(err, err_size, "out of memory"); return -1; }
-        return 0;
-    }
-    size_t cap = strlen(path) + 32;
-    o->path = strdup(path);
-    o->tmp_path = malloc(cap);
-    if (!o->path || !o->tmp_path) {
-        free(o->path); free(o->tmp_path);
-        snprintf(err, err_size, "%s: out of memory", path);
-        return -1;
-    }
-    /* PATH.PID[.N].tmp: unique per process, created exclusively so that nothing
-     * existing is ever clobbered (and ignored by git through *.tmp). */
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        if (attempt == 0) snprintf(o->tmp_path, cap, "%s.%ld.tmp", path, (long)getpid());
-        else snprintf(o->tmp_path, cap, "%s.%ld.%d.tmp", path, (long)getpid(), attempt);
-        fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        snprintf(err, err_size, "%s: cannot create: %s", path, strerror(errno));
-        free(o->path); free(o->tmp_path);
-        memset(o, 0, sizeof *o);
-        return -1;
-    }
-    o->f = fdopen(fd, "wb");
-    if (!o->f) {
-        snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
-        close(fd);
-        unlink(o->tmp_path);
-        free(o->path); free(o->tmp_path);
-        memset(o, 0, sizeof *o);
-        return -1;
-    }
-    return 0;
-}
-
-void output_write(output_file *o, const void *data, size_t n) {
-    if (o->failed || n == 0) return;
-    if (fwrite(data, 1, n, o->f) != n) o->failed = 1;
-}
-
-int output_commit(output_file *o, char *err, size_t err_size) {
-    int fail = o->failed;
-    int saved_errno = fail ? errno : 0;
-    if (fflush(o->f) != 0 || ferror(o->f)) { if (!fail) saved_errno = errno; fail = 1; }
-    if (o->tmp_path) {
-        if (!fail && fsync(fileno(o->f)) != 0 && errno != EINVAL) { saved_errno = errno; fail = 1; }
-        if (fclose(o->f) != 0 && !fail) { saved_errno = errno; fail = 1; }
-        o->f = NULL;
-        if (!fail && rename(o->tmp_path, o->path) != 0) { saved_errno = errno; fail = 1; }
-    }
-    if (fail) {
-        snprintf(err, err_size, "%s: write failed: %s", o->path,
-                 saved_errno ? strerror(saved_errno) : "I/O error");
-        output_abort(o);
-        return -1;
-    }
-    free(o->path); free(o->tmp_path);
-    memset(o, 0, sizeof *o);
-    return 0;
-}
-
-void output_abort(output_file *o) {
-    if (o->tmp_path) {
-        if (o->f) fclose(o->f);
-        unlink(o->tmp_path);
-    }
-    free(o->path); free(o->tmp_path);
-    memset(o, 0, sizeof *o);
-}
 
 /* ---- little-endian helpers -------------------------------------------------------- */
 
@@ -113,8 +34,8 @@ static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) 
 static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 
 /* Writes n floats as little-endian float32 (byte-swapping in chunks on big-endian hosts). */
-static void write_floats(output_file *o, const float *x, size_t n) {
-    if (host_is_little_endian()) { output_write(o, x, n * sizeof(float)); return; }
+static void write_floats(moee_out *o, const float *x, size_t n) {
+    if (host_is_little_endian()) { moee_out_write(o, x, n * sizeof(float)); return; }
     unsigned char chunk[4096];
     while (n > 0) {
         size_t m = n < sizeof chunk / 4 ? n : sizeof chunk / 4;
@@ -123,7 +44,7 @@ static void write_floats(output_file *o, const float *x, size_t n) {
             memcpy(&bits, x + i, 4);
             put_u32(chunk + 4 * i, bits);
         }
-        output_write(o, chunk, 4 * m);
+        moee_out_write(o, chunk, 4 * m);
         x += m; n -= m;
     }
 }
@@ -176,14 +97,12 @@ size_t npy_header(char *buf, size_t size, int64_t rows, int64_t cols) {
     return total;
 }
 
-int npy_write(const char *path, const output_array *a, char *err, size_t err_size) {
+int npy_put(moee_out *o, const output_array *a, char *err, size_t err_size) {
     char header[256];
     size_t header_len = npy_header(header, sizeof header, a->rows, a->cols);
-    output_file o;
-    if (output_open(&o, path, err, err_size)) return -1;
-    output_write(&o, header, header_len);
-    write_floats(&o, a->data, (size_t)(a->rows * a->cols));
-    return output_commit(&o, err, err_size);
+    moee_out_write(o, header, header_len);
+    write_floats(o, a->data, (size_t)(a->rows * a->cols));
+    return 0;
 }
 
 /* ---- .npz -------------------------------------------------------------------------- */
@@ -205,7 +124,7 @@ typedef struct {
 } zip_entry;
 
 /* Local header (30 bytes) + name + optional zip64 extra (4 + 16). */
-static void zip_local_header(output_file *o, const zip_entry *e) {
+static void zip_local_header(moee_out *o, const zip_entry *e) {
     unsigned char h[30], extra[20];
     size_t name_len = strlen(e->name);
     put_u32(h, ZIP_LOCAL_SIG);
@@ -219,19 +138,19 @@ static void zip_local_header(output_file *o, const zip_entry *e) {
     put_u32(h + 22, e->zip64 ? ZIP_MAX32 : (uint32_t)e->size);   /* uncompressed */
     put_u16(h + 26, (uint16_t)name_len);
     put_u16(h + 28, e->zip64 ? 20 : 0);
-    output_write(o, h, sizeof h);
-    output_write(o, e->name, name_len);
+    moee_out_write(o, h, sizeof h);
+    moee_out_write(o, e->name, name_len);
     if (e->zip64) {
         put_u16(extra, 0x0001);
         put_u16(extra + 2, 16);
         put_u64(extra + 4, e->size);           /* uncompressed */
         put_u64(extra + 12, e->size);          /* compressed */
-        output_write(o, extra, sizeof extra);
+        moee_out_write(o, extra, sizeof extra);
     }
 }
 
 /* Central directory record (46 bytes) + name + optional zip64 extra (4 + 24). */
-static uint64_t zip_central_record(output_file *o, const zip_entry *e) {
+static uint64_t zip_central_record(moee_out *o, const zip_entry *e) {
     unsigned char h[46], extra[28];
     size_t name_len = strlen(e->name);
     put_u32(h, ZIP_CENTRAL_SIG);
@@ -251,20 +170,20 @@ static uint64_t zip_central_record(output_file *o, const zip_entry *e) {
     put_u16(h + 36, 0);                        /* internal attributes */
     put_u32(h + 38, 0);                        /* external attributes */
     put_u32(h + 42, e->zip64 ? ZIP_MAX32 : (uint32_t)e->offset);
-    output_write(o, h, sizeof h);
-    output_write(o, e->name, name_len);
+    moee_out_write(o, h, sizeof h);
+    moee_out_write(o, e->name, name_len);
     if (e->zip64) {   /* the fields set to 0xFFFFFFFF, in the order the format fixes */
         put_u16(extra, 0x0001);
         put_u16(extra + 2, 24);
         put_u64(extra + 4, e->size);
         put_u64(extra + 12, e->size);
         put_u64(extra + 20, e->offset);
-        output_write(o, extra, sizeof extra);
+        moee_out_write(o, extra, sizeof extra);
     }
     return sizeof h + name_len + (e->zip64 ? sizeof extra : 0);
 }
 
-static void zip_end(output_file *o, uint64_t n_entries, uint64_t cd_offset, uint64_t cd_size,
+static void zip_end(moee_out *o, uint64_t n_entries, uint64_t cd_offset, uint64_t cd_size,
                     int zip64) {
     if (zip64) {
         unsigned char r[56], loc[20];
@@ -279,12 +198,12 @@ static void zip_end(output_file *o, uint64_t n_entries, uint64_t cd_offset, uint
         put_u64(r + 32, n_entries);
         put_u64(r + 40, cd_size);
         put_u64(r + 48, cd_offset);
-        output_write(o, r, sizeof r);
+        moee_out_write(o, r, sizeof r);
         put_u32(loc, ZIP64_LOC_SIG);
         put_u32(loc + 4, 0);
         put_u64(loc + 8, end64_offset);
         put_u32(loc + 16, 1);                  /* total disks */
-        output_write(o, loc, sizeof loc);
+        moee_out_write(o, loc, sizeof loc);
     }
     unsigned char e[22];
     put_u32(e, ZIP_END_SIG);
@@ -295,11 +214,12 @@ static void zip_end(output_file *o, uint64_t n_entries, uint64_t cd_offset, uint
     put_u32(e + 12, zip64 ? ZIP_MAX32 : (uint32_t)cd_size);
     put_u32(e + 16, zip64 ? ZIP_MAX32 : (uint32_t)cd_offset);
     put_u16(e + 20, 0);                        /* comment length */
-    output_write(o, e, sizeof e);
+    moee_out_write(o, e, sizeof e);
 }
 
-int npz_write(const char *path, const output_array *arrays, int n_arrays, int force_zip64,
-              char *err, size_t err_size) {
+int npz_put(moee_out *out, const output_array *arrays, int n_arrays, int force_zip64,
+            char *err, size_t err_size) {
+    const char *path = out->path;
     if (n_arrays <= 0) { snprintf(err, err_size, "%s: no arrays to write", path); return -1; }
     zip_entry *entries = calloc((size_t)n_arrays, sizeof *entries);
     if (!entries) { snprintf(err, err_size, "%s: out of memory", path); return -1; }
@@ -316,9 +236,7 @@ int npz_write(const char *path, const output_array *arrays, int n_arrays, int fo
                 return -1;
             }
     }
-    output_file o;
-    if (output_open(&o, path, err, err_size)) { free(entries); return -1; }
-
+    moee_out *o = out;
     uint64_t offset = 0;
     for (int i = 0; i < n_arrays; i++) {
         const output_array *a = &arrays[i];
@@ -331,27 +249,28 @@ int npz_write(const char *path, const output_array *arrays, int n_arrays, int fo
         e->offset = offset;
         e->crc = crc_floats(output_crc32(0, header, header_len), a->data, n_floats);
         e->zip64 = force_zip64 || e->size >= ZIP_MAX32 || e->offset >= ZIP_MAX32;
-        zip_local_header(&o, e);
-        output_write(&o, header, header_len);
-        write_floats(&o, a->data, n_floats);
+        zip_local_header(o, e);
+        moee_out_write(o, header, header_len);
+        write_floats(o, a->data, n_floats);
         offset += 30 + strlen(e->name) + (e->zip64 ? 20 : 0) + e->size;
     }
     uint64_t cd_offset = offset, cd_size = 0;
     int any_zip64 = force_zip64 || (uint64_t)n_arrays >= 0xFFFF;
     for (int i = 0; i < n_arrays; i++) {
-        cd_size += zip_central_record(&o, &entries[i]);
+        cd_size += zip_central_record(o, &entries[i]);
         any_zip64 |= entries[i].zip64;
     }
     any_zip64 |= cd_offset >= ZIP_MAX32 || cd_size >= ZIP_MAX32;
-    zip_end(&o, (uint64_t)n_arrays, cd_offset, cd_size, any_zip64);
+    zip_end(o, (uint64_t)n_arrays, cd_offset, cd_size, any_zip64);
     free(entries);
-    return output_commit(&o, err, err_size);
+    return 0;
 }
 
 /* ---- .jsonl ------------------------------------------------------------------------ */
 
-int jsonl_write(const char *path, const output_array *arrays, int n_arrays,
-                const char *const *ids, char *err, size_t err_size) {
+int jsonl_put(moee_out *out, const output_array *arrays, int n_arrays, const char *const *ids,
+              const char *const *texts, const size_t *lens, char *err, size_t err_size) {
+    const char *path = out->path;
     if (n_arrays <= 0) { snprintf(err, err_size, "%s: no arrays to write", path); return -1; }
     int64_t rows = arrays[0].rows;
     for (int k = 1; k < n_arrays; k++)
@@ -367,23 +286,66 @@ int jsonl_write(const char *path, const output_array *arrays, int n_arrays,
                          path, i / arrays[k].cols, arrays[k].name, (double)arrays[k].data[i]);
                 return -1;
             }
-    output_file o;
-    if (output_open(&o, path, err, err_size)) return -1;
+    moee_out *o = out;
     char num[32];
-    for (int64_t r = 0; r < rows && !o.failed; r++) {
-        if (ids) fprintf(o.f, "{\"id\": %s", ids[r]);
-        else fprintf(o.f, "{\"id\": %" PRId64, r);
+    for (int64_t r = 0; r < rows && !o->failed; r++) {
+        if (ids) fprintf(o->f, "{\"id\": %s", ids[r]);
+        else fprintf(o->f, "{\"id\": %" PRId64, r);
+        if (texts) {
+            fputs(", \"text\": ", o->f);
+            json_write_string(o->f, texts[r], lens[r]);
+        }
         for (int k = 0; k < n_arrays; k++) {
-            fprintf(o.f, ", \"%s\": [", n_arrays == 1 ? "embedding" : arrays[k].name);
+            fprintf(o->f, ", \"%s\": [", n_arrays == 1 ? "embedding" : arrays[k].name);
             const float *row = arrays[k].data + r * arrays[k].cols;
             for (int64_t c = 0; c < arrays[k].cols; c++) {
                 int len = snprintf(num, sizeof num, c ? ", %.9g" : "%.9g", (double)row[c]);
-                output_write(&o, num, (size_t)len);
+                moee_out_write(o, num, (size_t)len);
             }
-            output_write(&o, "]", 1);
+            moee_out_write(o, "]", 1);
         }
-        output_write(&o, "}\n", 2);
-        if (ferror(o.f)) o.failed = 1;
+        moee_out_write(o, "}\n", 2);
+        if (ferror(o->f)) o->failed = EIO;
     }
-    return output_commit(&o, err, err_size);
+    return 0;
+}
+
+/* ---- whole files ------------------------------------------------------------------- */
+
+typedef int (*put_fn)(moee_out *o, const void *ctx, char *err, size_t err_size);
+
+/* Opens path, puts, commits (or removes everything on failure). */
+static int write_file(const char *path, put_fn put, const void *ctx, char *err, size_t err_size) {
+    moee_out o;
+    if (moee_out_open(&o, path, err, err_size)) return -1;
+    if (put(&o, ctx, err, err_size)) { moee_out_abort(&o); return -1; }
+    return moee_out_commit(&o, err, err_size);
+}
+
+typedef struct { const output_array *arrays; int n, zip64; const char *const *ids; } put_args;
+static int put_npy(moee_out *o, const void *c, char *err, size_t es) { return npy_put(o, ((const put_args *)c)->arrays, err, es); }
+static int put_npz(moee_out *o, const void *c, char *err, size_t es) {
+    const put_args *a = c;
+    return npz_put(o, a->arrays, a->n, a->zip64, err, es);
+}
+static int put_jsonl(moee_out *o, const void *c, char *err, size_t es) {
+    const put_args *a = c;
+    return jsonl_put(o, a->arrays, a->n, a->ids, NULL, NULL, err, es);
+}
+
+int npy_write(const char *path, const output_array *a, char *err, size_t err_size) {
+    put_args args = {a, 1, 0, NULL};
+    return write_file(path, put_npy, &args, err, err_size);
+}
+
+int npz_write(const char *path, const output_array *arrays, int n_arrays, int force_zip64,
+              char *err, size_t err_size) {
+    put_args args = {arrays, n_arrays, force_zip64, NULL};
+    return write_file(path, put_npz, &args, err, err_size);
+}
+
+int jsonl_write(const char *path, const output_array *arrays, int n_arrays,
+                const char *const *ids, char *err, size_t err_size) {
+    put_args args = {arrays, n_arrays, 0, ids};
+    return write_file(path, put_jsonl, &args, err, err_size);
 }

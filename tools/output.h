@@ -5,9 +5,12 @@
  *   .jsonl  one JSON object per row: {"id": ..., "embedding": [...]}
  *   OUTPUT.json  the sidecar describing a run (written by cmd_embed with these helpers)
  *
- * Every file is written under a temporary name in the same directory and renamed
- * into place only once complete, so an interrupted or failed run never leaves a
- * file that looks finished. The path "-" means standard output (written directly).
+ * Every file goes through moee_out (weights/file.h): written under a temporary name
+ * beside its target and renamed into place only once complete, so an interrupted or
+ * failed run never leaves a file that looks finished; symlinks are followed, devices
+ * and FIFOs written straight, "-" is standard output. The *_put functions write onto
+ * an open moee_out (the caller commits, e.g. with its sidecar); the *_write functions
+ * are open + put + commit.
  *
  * Errors: -1 and one line naming the path in err (no newline). */
 #ifndef MOEE_OUTPUT_H
@@ -15,22 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/* ---- a file written under a temporary name --------------------------------- */
-typedef struct {
-    FILE *f;
-    char *path;       /* final path ("-" for stdout) */
-    char *tmp_path;   /* NULL for stdout */
-    int failed;       /* a write failed: commit will refuse */
-} output_file;
-
-int output_open(output_file *o, const char *path, char *err, size_t err_size);
-/* Writes n bytes; on failure marks the file failed (checked at commit). */
-void output_write(output_file *o, const void *data, size_t n);
-/* Flushes, closes and renames into place; on any error removes the temporary file. */
-int output_commit(output_file *o, char *err, size_t err_size);
-/* Closes and removes the temporary file (safe after a failed commit, or twice). */
-void output_abort(output_file *o);
+#include "weights/file.h"
 
 /* ---- arrays ------------------------------------------------------------------ */
 
@@ -43,12 +31,15 @@ typedef struct { const char *name; const float *data; int64_t rows, cols; } outp
 size_t npy_header(char *buf, size_t size, int64_t rows, int64_t cols);
 
 int npy_write(const char *path, const output_array *a, char *err, size_t err_size);
+int npy_put(moee_out *o, const output_array *a, char *err, size_t err_size);
 
 /* Zip64 records are used only when a size or offset does not fit in 32 bits (or
  * always, with force_zip64, for tests). Entries carry the fixed date 1980-01-01 so
  * that the same arrays always give the same bytes. */
 int npz_write(const char *path, const output_array *arrays, int n_arrays, int force_zip64,
               char *err, size_t err_size);
+int npz_put(moee_out *o, const output_array *arrays, int n_arrays, int force_zip64,
+            char *err, size_t err_size);
 
 /* CRC-32 (the zip polynomial), continued from crc (start with 0). */
 uint32_t output_crc32(uint32_t crc, const void *data, size_t n);
@@ -60,5 +51,9 @@ uint32_t output_crc32(uint32_t crc, const void *data, size_t n);
  * All arrays must have the same number of rows. */
 int jsonl_write(const char *path, const output_array *arrays, int n_arrays,
                 const char *const *ids, char *err, size_t err_size);
+/* texts (may be NULL): each row also gets "text": the input text (lens[i] bytes), after
+ * "id", so `moee eval --embeddings` can match rows to a dataset's texts. */
+int jsonl_put(moee_out *o, const output_array *arrays, int n_arrays, const char *const *ids,
+              const char *const *texts, const size_t *lens, char *err, size_t err_size);
 
 #endif

@@ -1,10 +1,13 @@
-/* file.c: whole-file reads and read-only mappings, with errors that name the path. */
+/* file.c: whole-file reads, read-only mappings and safe writes (see file.h), with
+ * errors that name the path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,9 +40,56 @@ static int open_regular(const char *path, size_t *size, char *err, size_t err_si
     return fd;
 }
 
+/* Reads fd to its end (a pipe, a FIFO, a terminal): the buffer grows as needed. */
+static char *read_stream(int fd, const char *path, size_t *size, char *err, size_t err_size) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    for (;;) {
+        if (!buf) {
+            snprintf(err, err_size, "%s: out of memory reading %zu bytes", path, n);
+            return NULL;
+        }
+        if (n == cap) {
+            char *bigger = cap < SIZE_MAX / 4 ? realloc(buf, 2 * cap + 1) : NULL;
+            if (!bigger) { free(buf); buf = NULL; continue; }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(err, err_size, "%s: read failed: %s", path, strerror(errno));
+            free(buf);
+            return NULL;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *size = n;
+    return buf;
+}
+
 char *moee_read_file(const char *path, size_t *size, char *err, size_t err_size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, err_size, "%s: is a directory", path);
+        close(fd);
+        return NULL;
+    }
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {   /* pipes, FIFOs, /dev/stdin, <(...) */
+        char *buf = read_stream(fd, path, size, err, err_size);
+        close(fd);
+        return buf;
+    }
+    close(fd);
     size_t n;
-    int fd = open_regular(path, &n, err, err_size);
+    fd = open_regular(path, &n, err, err_size);
     if (fd < 0) return NULL;
     char *buf = malloc(n + 1);
     if (!buf) {
@@ -90,8 +140,163 @@ void moee_unmap_file(const void *map, size_t size) {
     if (map && size) munmap((void *)map, size);
 }
 
+void moee_map_populate(const void *map, size_t size) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    if (map && size) (void)madvise((void *)map, size, MADV_POPULATE_READ);   /* best effort */
+#else
+    (void)map;
+    (void)size;
+#endif
+}
+
 void moee_err_oneline(char *err) {
     if (!err) return;
     for (unsigned char *p = (unsigned char *)err; *p; p++)
         if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+/* The file path finally names after following its symlinks (malloc'ed), or NULL
+ * (errno set). A dangling link gives the path it points to. */
+static char *follow_links(const char *path) {
+    char *cur = strdup(path);
+    for (int depth = 0; cur && depth < 40; depth++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        char link[4096];
+        ssize_t len = readlink(cur, link, sizeof link - 1);
+        if (len < 0) { free(cur); return NULL; }
+        link[len] = '\0';
+        char *next;
+        if (link[0] == '/') {
+            next = strdup(link);
+        } else {   /* relative to the directory holding the link */
+            char *copy = strdup(cur);
+            const char *dir = copy ? dirname(copy) : NULL;
+            next = dir ? malloc(strlen(dir) + strlen(link) + 2) : NULL;
+            if (next) sprintf(next, "%s/%s", dir, link);
+            free(copy);
+        }
+        free(cur);
+        cur = next;
+    }
+    if (cur) { free(cur); errno = ELOOP; }
+    return NULL;
+}
+
+int moee_out_open(moee_out *o, const char *path, char *err, size_t err_size) {
+    memset(o, 0, sizeof *o);
+    o->path = strdup(path);
+    if (!o->path) { snprintf(err, err_size, "%s: out of memory", path); return -1; }
+    if (!strcmp(path, "-")) {
+        o->f = stdout;
+        return 0;
+    }
+    o->target = follow_links(path);
+    if (!o->target) {
+        snprintf(err, err_size, "%s: cannot follow the link: %s", path, strerror(errno));
+        moee_out_abort(o);
+        return -1;
+    }
+    struct stat st;
+    if (stat(o->target, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(err, err_size, "%s: is a directory", path);
+            moee_out_abort(o);
+            return -1;
+        }
+        /* a device or a FIFO: straight in, never replaced */
+        o->f = fopen(o->target, "wb");
+        if (!o->f) {
+            snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+            moee_out_abort(o);
+            return -1;
+        }
+        return 0;
+    }
+    /* TARGET.PID[.N].tmp beside the target, created exclusively so that nothing
+     * existing is ever clobbered (and ignored by git through *.tmp) */
+    size_t cap = strlen(o->target) + 48;
+    o->tmp_path = malloc(cap);
+    if (!o->tmp_path) {
+        snprintf(err, err_size, "%s: out of memory", path);
+        moee_out_abort(o);
+        return -1;
+    }
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        if (attempt == 0) snprintf(o->tmp_path, cap, "%s.%ld.tmp", o->target, (long)getpid());
+        else snprintf(o->tmp_path, cap, "%s.%ld.%d.tmp", o->target, (long)getpid(), attempt);
+        fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
+        snprintf(err, err_size, "%s: cannot create: %s", path, strerror(errno));
+        if (fd >= 0) { close(fd); unlink(o->tmp_path); }
+        free(o->tmp_path);
+        o->tmp_path = NULL;
+        moee_out_abort(o);
+        return -1;
+    }
+    return 0;
+}
+
+int moee_out_is_file(const moee_out *o) { return o->tmp_path != NULL; }
+
+void moee_out_write(moee_out *o, const void *data, size_t n) {
+    if (o->failed || n == 0) return;
+    if (fwrite(data, 1, n, o->f) != n) o->failed = errno ? errno : EIO;
+}
+
+/* Everything but the rename: flush, sync and close (not stdout). 0 or an errno. */
+static int finish_writing(moee_out *o) {
+    int e = o->failed;
+    if (fflush(o->f) != 0 || ferror(o->f)) { if (!e) e = errno ? errno : EIO; }
+    if (o->f != stdout) {
+        if (!e && o->tmp_path && fsync(fileno(o->f)) != 0 && errno != EINVAL) e = errno;
+        if (fclose(o->f) != 0 && !e) e = errno;
+        o->f = NULL;
+    }
+    return e;
+}
+
+int moee_out_commit_all(moee_out *const *outs, int n, char *err, size_t err_size) {
+    int e = 0, bad = -1;
+    for (int i = 0; i < n; i++) {
+        int ei = finish_writing(outs[i]);
+        if (ei && !e) { e = ei; bad = i; }
+    }
+    int lock = -1;
+    if (!e && n > 1 && outs[0]->tmp_path) {
+        char *copy = strdup(outs[0]->target);
+        if (copy) lock = open(dirname(copy), O_RDONLY | O_CLOEXEC);
+        free(copy);
+        if (lock >= 0) flock(lock, LOCK_EX);
+    }
+    for (int i = 0; i < n && !e; i++)
+        if (outs[i]->tmp_path && rename(outs[i]->tmp_path, outs[i]->target) != 0) { e = errno; bad = i; }
+    if (lock >= 0) close(lock);   /* releases the lock */
+    if (e) {
+        snprintf(err, err_size, "%s: write failed: %s", outs[bad]->path, strerror(e));
+        for (int i = 0; i < n; i++) moee_out_abort(outs[i]);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        free(outs[i]->path); free(outs[i]->target); free(outs[i]->tmp_path);
+        memset(outs[i], 0, sizeof *outs[i]);
+    }
+    return 0;
+}
+
+int moee_out_commit(moee_out *o, char *err, size_t err_size) {
+    moee_out *one[1] = {o};
+    return moee_out_commit_all(one, 1, err, err_size);
+}
+
+void moee_out_abort(moee_out *o) {
+    if (o->f && o->f != stdout) fclose(o->f);
+    if (o->tmp_path) unlink(o->tmp_path);
+    free(o->path); free(o->target); free(o->tmp_path);
+    memset(o, 0, sizeof *o);
 }

@@ -2,7 +2,7 @@
  *
  * Key/values and tensor infos are collected in memory (they are small); tensor
  * data is streamed straight to the file, so a converter never holds a whole
- * model. Everything goes to PATH.tmp, renamed to PATH only by a successful
+ * model. Everything goes through moee_out (weights/file.h: a temporary renamed to PATH only by a successful
  * finish: a crash or an error never leaves a complete-looking PATH behind.
  *
  * The set_* and add_tensor calls return nothing; a problem there (a bad shape,
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "kernels/types.h"
+#include "weights/file.h"
 #include "weights/gguf.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -31,8 +32,9 @@ typedef struct {
 } pending_tensor;
 
 struct gguf_writer {
-    char *path, *tmp_path;
-    FILE *out;
+    char *path;
+    moee_out file;           /* weights/file.h: temporary + rename, or a device written straight */
+    FILE *out;               /* = file.f */
     pending_kv *kv;
     size_t n_kv, cap_kv;
     pending_tensor *tensors;
@@ -55,25 +57,19 @@ static void note_error(gguf_writer *w, const char *fmt, const char *what) {
 
 gguf_writer *gguf_writer_create(const char *path, char *err, size_t err_size) {
     gguf_writer *w = calloc(1, sizeof *w);
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
     char *copy = strdup(path);
-    if (!w || !tmp || !copy) {
+    if (!w || !copy) {
         snprintf(err, err_size, "%s: out of memory", path);
-        free(w); free(tmp); free(copy);
+        free(w); free(copy);
         return NULL;
     }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
     w->path = copy;
-    w->tmp_path = tmp;
     w->alignment = GGUF_DEFAULT_ALIGNMENT;
-    w->out = fopen(tmp, "wb");
-    if (!w->out) {
-        snprintf(err, err_size, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(w->path); free(w->tmp_path); free(w);
+    if (moee_out_open(&w->file, path, err, err_size)) {
+        free(w->path); free(w);
         return NULL;
     }
+    w->out = w->file.f;
     setvbuf(w->out, NULL, _IOFBF, 1 << 20);
     return w;
 }
@@ -261,7 +257,7 @@ void gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uin
 
 static int put(gguf_writer *w, const void *data, size_t n, char *err, size_t err_size) {
     if (n && fwrite(data, 1, n, w->out) != n) {
-        snprintf(err, err_size, "%s: write failed: %s", w->tmp_path, strerror(errno));
+        snprintf(err, err_size, "%s: write failed: %s", w->path, strerror(errno));
         return -1;
     }
     w->file_pos += n;
@@ -372,7 +368,6 @@ static void free_writer(gguf_writer *w) {
     free(w->kv);
     free(w->tensors);
     free(w->path);
-    free(w->tmp_path);
     free(w);
 }
 
@@ -390,27 +385,14 @@ int gguf_writer_finish(gguf_writer *w, char *err, size_t err_size) {
                  (unsigned long long)w->current_written, (unsigned long long)t->nbytes);
         return -1;
     }
-    if (fflush(w->out) != 0 || fsync(fileno(w->out)) != 0) {
-        snprintf(err, err_size, "%s: write failed: %s", w->tmp_path, strerror(errno));
-        return -1;
-    }
-    int rc = fclose(w->out);
     w->out = NULL;
-    if (rc != 0) {
-        snprintf(err, err_size, "%s: write failed: %s", w->tmp_path, strerror(errno));
-        return -1;
-    }
-    if (rename(w->tmp_path, w->path) != 0) {
-        snprintf(err, err_size, "%s: cannot rename %s: %s", w->path, w->tmp_path, strerror(errno));
-        return -1;
-    }
+    if (moee_out_commit(&w->file, err, err_size)) return -1;
     free_writer(w);
     return 0;
 }
 
 void gguf_writer_abort(gguf_writer *w) {
     if (!w) return;
-    if (w->out) fclose(w->out);
-    unlink(w->tmp_path);
+    moee_out_abort(&w->file);
     free_writer(w);
 }

@@ -243,11 +243,9 @@ INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_m
         for (int i = 0; i < 8; i++) r[i] = _mm256_sub_epi8(codes32(type, rp[i], b0 + pb), off);
         transpose8_store(r, &pack->q[pb][0][0][0], sizeof pack->q[0][0]);
         for (int i = 0; i < PACK_ROWS; i++) {
-            moee_block32 o;
-            tt->scales(rp[i], b0 + pb, &o);
-            pack->d[pb][i] = o.d;
-            pack->m[pb][i] = o.m;
-            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = o.sc[h]; pack->mn[pb][h][i] = o.mn[h]; }
+            int32_t sc[2], mn[2];
+            scales32(type, rp[i], b0 + pb, &pack->d[pb][i], &pack->m[pb][i], sc, mn);
+            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = sc[h]; pack->mn[pb][h][i] = mn[h]; }
         }
     }
 }
@@ -303,17 +301,19 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
                     /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
                     acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
                                                                  _mm256_mul_ps(dw, _mm256_set1_ps(dx[j]))));
-                    if (has_min) {
-                        __m256i msum = _mm256_set1_epi32(s[j]);
+                    if (has_min) {   /* acc + m * ((float)msum * d_x) */
+                        __m256 mdx;
                         if (sub16)
-                            msum = _mm256_add_epi32(
-                                _mm256_mullo_epi32(_mm256_load_si256((const __m256i *)pack.mn[pb][0]),
-                                                   _mm256_set1_epi32(s16[j])),
-                                _mm256_mullo_epi32(_mm256_load_si256((const __m256i *)pack.mn[pb][1]),
-                                                   _mm256_set1_epi32(s[j] - s16[j])));
-                        acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(msum),
-                                                                     _mm256_mul_ps(_mm256_load_ps(pack.m[pb]),
-                                                                                   _mm256_set1_ps(dx[j]))));
+                            mdx = _mm256_mul_ps(
+                                _mm256_cvtepi32_ps(_mm256_add_epi32(
+                                    _mm256_mullo_epi32(_mm256_load_si256((const __m256i *)pack.mn[pb][0]),
+                                                       _mm256_set1_epi32(s16[j])),
+                                    _mm256_mullo_epi32(_mm256_load_si256((const __m256i *)pack.mn[pb][1]),
+                                                       _mm256_set1_epi32(s[j] - s16[j])))),
+                                _mm256_set1_ps(dx[j]));
+                        else
+                            mdx = _mm256_set1_ps((float)s[j] * dx[j]);
+                        acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_load_ps(pack.m[pb]), mdx));
                     }
                 }
             }
@@ -359,31 +359,18 @@ static generic_kernel generic_for(uint32_t type) {
     }
 }
 
-void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
+    const int64_t rt0 = r0 / PACK_ROWS, rt1 = (r1 + PACK_ROWS - 1) / PACK_ROWS;   /* PACK_ROWS divides MOEE_ROW_BLOCK */
     const generic_kernel gk = generic_for(W->type);
     if (gk) {
-        const int64_t n_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1) nowait
-#endif
-        for (int64_t rt = 0; rt < n_tiles; rt++) gk(W, qx, Y, rt);
+        for (int64_t rt = rt0; rt < rt1; rt++) gk(W, qx, Y, rt);
         return;
     }
     const int few = qx->n_tokens <= 2;   /* (measured: from 3 tokens on, packing pays) */
-    const int64_t n_row_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
-    /* Row tiles are handed out one at a time (eight for the few-token path): a thread
-     * that lost its core on a busy machine leaves the rest to the others. Which
-     * thread computes a tile never changes its bits. */
-#ifdef _OPENMP
-    const int64_t grab = few ? 8 : 1;
-#pragma omp for schedule(dynamic, grab) nowait
-#endif
-    for (int64_t rt = 0; rt < n_row_tiles; rt++) {
-        if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt, rt + 1);
-        else if (few) few_tokens_q4_0(W, qx, Y, rt, rt + 1);
-        else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt, rt + 1);
-        else quant_rows_q4_0(W, qx, Y, rt, rt + 1);
-    }
+    if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt0, rt1);
+    else if (few) few_tokens_q4_0(W, qx, Y, rt0, rt1);
+    else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
+    else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
 
 /* For the tests: block b of (row r, token t) through the matmul's own pack and

@@ -182,6 +182,76 @@ static inline __attribute__((always_inline)) __m256i codes32(uint32_t type, cons
     }
 }
 
+/* The type table's scales of 32-block b of a row (moee_type_traits.scales), inlined
+ * with the hardware fp16 conversion (exact, like moee_f16_to_f32): the same d, m, sc,
+ * mn, without a call per block. */
+static inline __attribute__((always_inline)) float f16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+static inline __attribute__((always_inline)) void scales32(uint32_t type, const uint8_t *row, int64_t b, float *d,
+                                                           float *m, int32_t sc[2], int32_t mn[2]) {
+    const int k = (int)(b % 8);
+    sc[0] = sc[1] = 1;
+    mn[0] = mn[1] = 0;
+    *m = 0.0f;
+    switch (type) {
+    case MOEE_TYPE_Q4_1: case MOEE_TYPE_Q5_1: {
+        const uint8_t *blk = row + b * (type == MOEE_TYPE_Q4_1 ? sizeof(moee_block_q4_1) : sizeof(moee_block_q5_1));
+        *d = f16_at(blk);
+        *m = f16_at(blk + 2);
+        mn[0] = mn[1] = 1;
+        return;
+    }
+    case MOEE_TYPE_Q5_0: *d = f16_at(row + b * sizeof(moee_block_q5_0)); return;
+    case MOEE_TYPE_IQ4_NL: *d = f16_at(row + b * sizeof(moee_block_iq4_nl)); return;
+    case MOEE_TYPE_Q2_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q2_K);
+        for (int h = 0; h < 2; h++) { sc[h] = blk[2 * k + h] & 0xF; mn[h] = blk[2 * k + h] >> 4; }
+        *d = f16_at(blk + 80);
+        *m = -f16_at(blk + 82);
+        return;
+    }
+    case MOEE_TYPE_Q3_K: {
+        const uint8_t *scales = row + (b / 8) * sizeof(moee_block_q3_K) + 96;
+        for (int h = 0; h < 2; h++) {
+            const int j = 2 * k + h;
+            const int lo = j < 8 ? scales[j] & 0xF : scales[j - 8] >> 4;
+            sc[h] = (lo | (((scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+        }
+        *d = f16_at(scales + 12);
+        return;
+    }
+    case MOEE_TYPE_Q4_K: case MOEE_TYPE_Q5_K: {
+        const uint8_t *blk = row + (b / 8) * (type == MOEE_TYPE_Q4_K ? sizeof(moee_block_q4_K) : sizeof(moee_block_q5_K));
+        const uint8_t *q = blk + 4;
+        int s6, m6;
+        if (k < 4) { s6 = q[k] & 63; m6 = q[k + 4] & 63; }
+        else { s6 = (q[k + 4] & 0xF) | ((q[k - 4] >> 6) << 4); m6 = (q[k + 4] >> 4) | ((q[k] >> 6) << 4); }
+        *d = f16_at(blk) * s6;
+        *m = -(f16_at(blk + 2) * m6);
+        mn[0] = mn[1] = 1;
+        return;
+    }
+    case MOEE_TYPE_Q6_K: {
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_q6_K);
+        sc[0] = (int8_t)blk[192 + 2 * k];
+        sc[1] = (int8_t)blk[193 + 2 * k];
+        *d = f16_at(blk + 208);
+        return;
+    }
+    default: { /* MOEE_TYPE_IQ4_XS */
+        const uint8_t *blk = row + (b / 8) * sizeof(moee_block_iq4_xs);
+        uint16_t sh;
+        memcpy(&sh, blk + 2, 2);
+        const int ls = ((blk[4 + k / 2] >> 4 * (k % 2)) & 0xf) | (((sh >> 2 * k) & 3) << 4);
+        *d = f16_at(blk) * (ls - 32);
+        return;
+    }
+    }
+}
+
 /* Stores the 8 groups (dwords) of 8 rows' 32-byte vectors transposed: group g of
  * the 8 rows at q + g * group_stride (32 bytes). */
 static inline __attribute__((always_inline)) void transpose8_store(const __m256i r[8], uint8_t *qb, size_t group_stride) {

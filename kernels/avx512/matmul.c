@@ -282,11 +282,9 @@ INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_m
             transpose8_store(r, &pack->q[pb][0][8 * half][0], sizeof pack->q[0][0]);
         }
         for (int i = 0; i < PACK_ROWS; i++) {
-            moee_block32 o;
-            tt->scales(rp[i], b0 + pb, &o);
-            pack->d[pb][i] = o.d;
-            pack->m[pb][i] = o.m;
-            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = o.sc[h]; pack->mn[pb][h][i] = o.mn[h]; }
+            int32_t sc[2], mn[2];
+            scales32(type, rp[i], b0 + pb, &pack->d[pb][i], &pack->m[pb][i], sc, mn);
+            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = sc[h]; pack->mn[pb][h][i] = mn[h]; }
         }
     }
 }
@@ -328,16 +326,18 @@ INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int 
             /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
             acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum),
                                                          _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
-            if (has_min) {
-                __m512i msum = _mm512_set1_epi32(s[j]);
+            if (has_min) {   /* acc + m * ((float)msum * d_x) */
+                __m512 mdx;
                 if (sub16)
-                    msum = _mm512_add_epi32(
-                        _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][0]), _mm512_set1_epi32(s16[j])),
-                        _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][1]),
-                                           _mm512_set1_epi32(s[j] - s16[j])));
-                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(msum),
-                                                             _mm512_mul_ps(_mm512_load_ps(pack->m[pb]),
-                                                                           _mm512_set1_ps(dx[j]))));
+                    mdx = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_add_epi32(
+                            _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][0]), _mm512_set1_epi32(s16[j])),
+                            _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][1]),
+                                               _mm512_set1_epi32(s[j] - s16[j])))),
+                        _mm512_set1_ps(dx[j]));
+                else
+                    mdx = _mm512_set1_ps((float)s[j] * dx[j]);
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_load_ps(pack->m[pb]), mdx));
             }
         }
     }
@@ -412,33 +412,19 @@ static generic_kernel generic_for(uint32_t type) {
     }
 }
 
-void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
+void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
     const generic_kernel gk = generic_for(W->type);
     if (gk) {
-        const int64_t n_tiles = (W->rows + PACK_ROWS - 1) / PACK_ROWS;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1) nowait
-#endif
-        for (int64_t rt = 0; rt < n_tiles; rt++) gk(W, qx, Y, rt);
+        for (int64_t rt = r0 / PACK_ROWS; rt < (r1 + PACK_ROWS - 1) / PACK_ROWS; rt++) gk(W, qx, Y, rt);
         return;
     }
     const int few = qx->n_tokens < 4;
-    const int64_t tile = few ? FEW_ROWS : PACK_ROWS;
-    const int64_t n_row_tiles = (W->rows + tile - 1) / tile;
-    /* Row tiles are handed out one at a time (the small few-token tiles eight at a
-     * time): on a busy machine a thread that lost its core leaves the rest of the work
-     * to the others instead of making them wait for its fixed share. Which thread
-     * computes a tile never changes its bits. */
-#ifdef _OPENMP
-    const int64_t grab = few ? 8 : 1;
-#pragma omp for schedule(dynamic, grab) nowait
-#endif
-    for (int64_t rt = 0; rt < n_row_tiles; rt++) {
-        if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt, rt + 1);
-        else if (few) few_tokens_q4_0(W, qx, Y, rt, rt + 1);
-        else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt, rt + 1);
-        else quant_rows_q4_0(W, qx, Y, rt, rt + 1);
-    }
+    const int64_t tile = few ? FEW_ROWS : PACK_ROWS;   /* both divide MOEE_ROW_BLOCK */
+    const int64_t rt0 = r0 / tile, rt1 = (r1 + tile - 1) / tile;
+    if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt0, rt1);
+    else if (few) few_tokens_q4_0(W, qx, Y, rt0, rt1);
+    else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
+    else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
 
 /* For the tests: block b of (row r, token t) through the matmul's own pack and

@@ -140,19 +140,95 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
     quant_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
 }
 
-void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y) {
-    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) { moee_scalar_matmul_quant(W, qx, Y); return; }
-    const int64_t n_row_tiles = (W->rows + TILE_R - 1) / TILE_R;
-    {
-        int64_t rt0, rt1;
-        moee_thread_range(n_row_tiles, &rt0, &rt1);
-        if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
-        else quant_rows_q4_0(W, qx, Y, rt0, rt1);
+/* ---- every other quantized type ----------------------------------------------------
+ * The same tiles of 4 rows x 4 tokens over the type table's integer form
+ * (kernels/matmul.c): each row's block is unpacked by the table (codes and scales),
+ * its values u - offset (signed bytes for every type) dotted with sdot, the two
+ * 16-element halves kept apart for the sub-block scales; then the scalar oracle's
+ * float sequence, lane j = token j. Bit-identical to scalar. (The unpack is the
+ * table's scalar one: correct everywhere, not tuned for ARM.) */
+
+INLINE void generic_tile(const moee_type_traits *tt, int nt, const moee_matrix *W, const int64_t row[TILE_R],
+                         int n_rows, const moee_qx *qx, int64_t t0, float *Y) {
+    const size_t row_bytes = moee_type_row_bytes(W->type, W->cols);
+    float32x4_t acc[TILE_R];
+    for (int i = 0; i < TILE_R; i++) acc[i] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < qx->n_blocks; b++) {
+        int8x16_t xlo[TILE_T], xhi[TILE_T];
+        for (int j = 0; j < nt; j++) {
+            xlo[j] = vld1q_s8(qx->qs + (t0 + j) * qx->cols + b * MOEE_QK);
+            xhi[j] = vld1q_s8(qx->qs + (t0 + j) * qx->cols + b * MOEE_QK + 16);
+        }
+        const int64_t at = b * qx->n_pad + t0;
+        const float32x4_t dx = vld1q_f32(qx->d + at);             /* (n_pad keeps 4 lanes in bounds) */
+        const int32x4_t s = vld1q_s32(qx->sum + at), s16 = vld1q_s32(qx->sum16 + at);
+        for (int i = 0; i < TILE_R; i++) {
+            moee_block32 o;
+            tt->unpack((const uint8_t *)W->data + (size_t)row[i] * row_bytes, b, &o);
+            const int8x16_t off = vdupq_n_s8((int8_t)tt->offset);
+            const int8x16_t wlo = vsubq_s8(vreinterpretq_s8_u8(vld1q_u8(o.u)), off);
+            const int8x16_t whi = vsubq_s8(vreinterpretq_s8_u8(vld1q_u8(o.u + 16)), off);
+            int32x4_t lo, hi;
+            if (nt == 1) {
+                lo = vdupq_n_s32(vaddvq_s32(vdotq_s32(vdupq_n_s32(0), wlo, xlo[0])));
+                hi = vdupq_n_s32(vaddvq_s32(vdotq_s32(vdupq_n_s32(0), whi, xhi[0])));
+            } else {
+                int32x4_t l[TILE_T], h[TILE_T];
+                for (int j = 0; j < TILE_T; j++) {
+                    l[j] = vdotq_s32(vdupq_n_s32(0), wlo, xlo[j]);
+                    h[j] = vdotq_s32(vdupq_n_s32(0), whi, xhi[j]);
+                }
+                lo = vpaddq_s32(vpaddq_s32(l[0], l[1]), vpaddq_s32(l[2], l[3]));
+                hi = vpaddq_s32(vpaddq_s32(h[0], h[1]), vpaddq_s32(h[2], h[3]));
+            }
+            const int32x4_t isum = vaddq_s32(vmulq_n_s32(lo, o.sc[0]), vmulq_n_s32(hi, o.sc[1]));
+            /* acc + (float)isum * (d_w * d_x), then + m * ((float)msum * d_x): the oracle's roundings */
+            acc[i] = vaddq_f32(acc[i], vmulq_f32(vcvtq_f32_s32(isum), vmulq_n_f32(dx, o.d)));
+            if (tt->has_min) {
+                const int32x4_t msum = vaddq_s32(vmulq_n_s32(s16, o.mn[0]), vmulq_n_s32(vsubq_s32(s, s16), o.mn[1]));
+                acc[i] = vaddq_f32(acc[i], vmulq_n_f32(vmulq_f32(vcvtq_f32_s32(msum), dx), o.m));
+            }
+        }
+    }
+    float out[TILE_R][TILE_T];
+    for (int i = 0; i < TILE_R; i++) vst1q_f32(out[i], acc[i]);
+    for (int i = 0; i < n_rows; i++)
+        for (int j = 0; j < nt; j++) Y[(t0 + j) * W->rows + row[i]] = out[i][j];
+}
+
+static void generic_rows(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    const moee_type_traits *tt = moee_type(W->type);
+    for (int64_t rt = rt0; rt < rt1; rt++) {
+        int64_t row[TILE_R];
+        const int n_rows = tile_rows(W, rt, TILE_R, row);
+        for (int64_t t0 = 0; t0 < qx->n_tokens;) {
+            const int nt = qx->n_tokens - t0 >= TILE_T ? TILE_T : 1;
+            generic_tile(tt, nt, W, row, n_rows, qx, t0, Y);
+            t0 += nt;
+        }
     }
 }
 
+void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
+    const int64_t rt0 = r0 / TILE_R, rt1 = (r1 + TILE_R - 1) / TILE_R;   /* TILE_R divides MOEE_ROW_BLOCK */
+    if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
+    else if (W->type == MOEE_TYPE_Q4_0) quant_rows_q4_0(W, qx, Y, rt0, rt1);
+    else generic_rows(W, qx, Y, rt0, rt1);
+}
+
 int32_t moee_neon_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
-    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) return moee_scalar_block_dot(W, r, b, qx, t);
+    if (W->type != MOEE_TYPE_Q8_0 && W->type != MOEE_TYPE_Q4_0) {   /* the generic tile's integer steps */
+        const moee_type_traits *tt = moee_type(W->type);
+        moee_block32 o;
+        tt->unpack((const uint8_t *)W->data + (size_t)r * moee_type_row_bytes(W->type, W->cols), b, &o);
+        const int8x16_t off = vdupq_n_s8((int8_t)tt->offset);
+        const int8_t *x = qx->qs + t * qx->cols + b * MOEE_QK;
+        const int32_t lo = vaddvq_s32(vdotq_s32(vdupq_n_s32(0), vsubq_s8(vreinterpretq_s8_u8(vld1q_u8(o.u)), off),
+                                                vld1q_s8(x)));
+        const int32_t hi = vaddvq_s32(vdotq_s32(vdupq_n_s32(0),
+                                                vsubq_s8(vreinterpretq_s8_u8(vld1q_u8(o.u + 16)), off), vld1q_s8(x + 16)));
+        return o.sc[0] * lo + o.sc[1] * hi;
+    }
     /* the tile that holds (r, t), through the same code as the matmul */
     int64_t row[TILE_R] = {r, r, r, r}, t0 = t / TILE_T * TILE_T;
     int32x4_t sums[TILE_R];

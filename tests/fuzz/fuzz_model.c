@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int32_t *seqs[2] = {a, b};
     int64_t lens[2] = {in->context_length < 3 ? in->context_length : 3, in->context_length < 2 ? 1 : 2};
     moee_context *ctx;
-    if (moee_context_create(m, 8, &ctx, err, sizeof err)) {
+    if (moee_context_create(m, 8, 0, &ctx, err, sizeof err)) {
         fuzz_check_err(err, sizeof err, "moee_context_create");
     } else {
         float *hs = malloc(2 * (size_t)in->hs_dim * sizeof *hs);

@@ -241,6 +241,9 @@ int convert_hf(const char *hf_dir, const char *out_path, const convert_options *
         goto done;
     }
 
+    if (!tok && o->log)
+        fprintf(o->log, "moee convert: warning: %s has no tokenizer.json: the model will only embed token ids "
+                "(moee embed --ids)\n", hf_dir);
     model_write_options wo = {o->recipe, o->pure, tok, o->log, o->progress, "moee convert"};
     rc = model_write(out_path, c, plan, n_plan, &wo, fill_from_checkpoint, ck, o->stats, err, err_size);
 done:

@@ -139,7 +139,12 @@ int convert_gguf(const char *in_path, const char *out_path, const convert_option
     for (size_t i = 0; i < n; i++) {
         const gguf_tensor *t = order[i];
         char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(t->name.len < 255 ? t->name.len : 255), t->name.ptr);
+        if (t->name.len >= sizeof name || memchr(t->name.ptr, '\0', (size_t)t->name.len)) {
+            snprintf(err, err_size, "%s: a tensor name is longer than %zu bytes or holds a NUL byte", in_path,
+                     sizeof name - 1);
+            goto done;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
         types[i] = t->type;
         if (recipe_quantizable(name, effective_dims(t))) {
             uint32_t wanted;
@@ -164,9 +169,8 @@ int convert_gguf(const char *in_path, const char *out_path, const convert_option
     gguf_writer_set_u32(w, "general.quantization_version", 2);
     gguf_writer_set_u32(w, "general.file_type", o->recipe->file_type);
     for (size_t i = 0; i < n; i++) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(order[i]->name.len < 255 ? order[i]->name.len : 255),
-                 order[i]->name.ptr);
+        char name[256];   /* lengths checked above */
+        snprintf(name, sizeof name, "%.*s", (int)order[i]->name.len, order[i]->name.ptr);
         gguf_writer_add_tensor(w, name, types[i], order[i]->n_dims, order[i]->ne);
     }
     if (gguf_writer_begin_data(w, err, err_size)) goto done;

@@ -15,6 +15,7 @@
  *   biases        0.02 N(0,1)
  *   routers       std 1/sqrt(hidden): logits of order 1 over normed inputs, so
  *                 routing is spread over the experts instead of collapsing */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ static moee_tokenizer *load_tokenizer(const char *path, const char *config, char
     char magic[4] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, err_size, "%s: cannot open", path);
+        snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     size_t got = fread(magic, 1, 4, f);

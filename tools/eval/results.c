@@ -21,6 +21,7 @@
  *     "moee_version": "0.1.0"
  *   }
  * Numbers are written with 17 significant digits (they round-trip). */
+#include "weights/file.h"
 #include "tools/eval/results.h"
 
 #include <errno.h>
@@ -43,11 +44,9 @@ static void write_string_or_null(FILE *f, const char *s) {
 }
 
 int eval_result_write(const char *path, const eval_result *r, char *err, size_t err_size) {
-    size_t n = strlen(path) + 16;
-    char *tmp = eval_calloc(n, 1);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) { snprintf(err, err_size, "%s: %s", tmp, strerror(errno)); free(tmp); return -1; }
+    moee_out o;   /* weights/file.h: a temporary renamed into place, or a device written straight */
+    if (moee_out_open(&o, path, err, err_size)) return -1;
+    FILE *f = o.f;
     const eval_dataset *d = r->dataset;
     const eval_scores *s = r->scores;
     fputs("{\"task\": ", f); write_string_or_null(f, d->name);
@@ -77,11 +76,8 @@ int eval_result_write(const char *path, const eval_result *r, char *err, size_t 
     fputs(", \"seconds\": ", f); write_number(f, r->seconds);
     fputs(", \"embed_seconds\": ", f); write_number(f, r->embed_seconds);
     fputs(", \"moee_version\": \"" MOEE_VERSION "\"}\n", f);
-    int bad = ferror(f);
-    if (fclose(f) || bad) { snprintf(err, err_size, "%s: write error", tmp); unlink(tmp); free(tmp); return -1; }
-    if (rename(tmp, path)) { snprintf(err, err_size, "%s: %s", path, strerror(errno)); unlink(tmp); free(tmp); return -1; }
-    free(tmp);
-    return 0;
+    if (ferror(f)) o.failed = EIO;
+    return moee_out_commit(&o, err, err_size);
 }
 
 /* ---- summary table -------------------------------------------------------------- */

@@ -205,8 +205,6 @@ def lib():
             f.restype = restype
             f.argtypes = argtypes
             setattr(handle, name, f)
-        if getattr(handle, "moee_statistics_free").__name__ == "missing":   # TEMPORARY until issue 9 lands
-            handle.moee_embed = _missing(path, "the moee_embed of issue 9")
         names = []
         table = ctypes.cast(handle.moee_template_names, POINTER(c_char_p))
         while table[len(names)] is not None:
