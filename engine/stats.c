@@ -166,7 +166,14 @@ int moee_statistics_copy(const moee_statistics *src, moee_statistics *dst) {
     return 0;
 }
 
-static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+/* 1, with "the statistics were made with WHAT 'A', this run uses 'B'" in err, if
+ * made and now differ (NULL is "none"). */
+static int differs(char *err, size_t err_size, const char *what, const char *made, const char *now) {
+    if ((!made && !now) || (made && now && !strcmp(made, now))) return 0;
+    snprintf(err, err_size, "the statistics were made with %s %s%s%s, this run uses %s%s%s", what,
+             made ? "'" : "", made ? made : "none", made ? "'" : "", now ? "'" : "", now ? now : "none", now ? "'" : "");
+    return 1;
+}
 
 int moee_statistics_check(const moee_statistics *s, const moee_model *m, const moee_embed_options *o,
                           char *err, size_t err_size) {
@@ -186,35 +193,12 @@ int moee_statistics_check(const moee_statistics *s, const moee_model *m, const m
                  s->model_fingerprint, info->fingerprint);
         return 1;
     }
-    const char *prompt = prompt_of(o);
-    if (!same_str(s->prompt, prompt)) {
-        snprintf(err, err_size, "%s with prompt '%s', this run uses '%s'", why, s->prompt ? s->prompt : "?", prompt);
-        return 1;
-    }
-    const char *template_text = o->token_ids ? NULL : o->custom_template;
-    if (!same_str(s->template_text, template_text)) {
-        snprintf(err, err_size, "%s with template %s%s%s, this run uses %s%s%s", why,
-                 s->template_text ? "'" : "", s->template_text ? s->template_text : "none", s->template_text ? "'" : "",
-                 template_text ? "'" : "", template_text ? template_text : "none", template_text ? "'" : "");
-        return 1;
-    }
-    const char *instruction = o->token_ids ? NULL : o->instruction;
-    if (!same_str(s->instruction, instruction)) {
-        snprintf(err, err_size, "%s with instruction %s%s%s, this run uses %s%s%s", why,
-                 s->instruction ? "'" : "", s->instruction ? s->instruction : "none", s->instruction ? "'" : "",
-                 instruction ? "'" : "", instruction ? instruction : "none", instruction ? "'" : "");
-        return 1;
-    }
-    if (s->pool != o->pool) {
-        snprintf(err, err_size, "%s with pooling '%s', this run uses '%s'", why, pool_name(s->pool), pool_name(o->pool));
-        return 1;
-    }
     moee_rw_source rw = moee_rw_source_resolve(m, o->rw_source);
-    if (s->rw_source != rw) {
-        snprintf(err, err_size, "%s with rw-source '%s', this run uses '%s'", why, rw_name(s->rw_source), rw_name(rw));
-        return 1;
-    }
-    return 0;
+    return differs(err, err_size, "prompt", s->prompt, prompt_of(o)) ||
+           differs(err, err_size, "template", s->template_text, o->token_ids ? NULL : o->custom_template) ||
+           differs(err, err_size, "instruction", s->instruction, o->token_ids ? NULL : o->instruction) ||
+           differs(err, err_size, "pooling", pool_name(s->pool), pool_name(o->pool)) ||
+           differs(err, err_size, "rw-source", rw_name(s->rw_source), rw_name(rw));
 }
 
 /* ---- the statistics file ------------------------------------------------------- */
