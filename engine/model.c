@@ -156,14 +156,15 @@ static int64_t ffn_width(loader *L, const char *gate_name) {
     return t->ne[1] > MAX_DIM ? MAX_DIM + 1 : (int64_t)t->ne[1];
 }
 
-/* Loads a 2-D SwiGLU block blk.N.ffn_{gate,up,down}<suffix>.weight, all three or
- * none. Returns 1 if present, 0 if absent, -1 on error. */
-static int load_ffn(loader *L, int layer, const char *suffix, moee_ffn *f) {
+/* Loads a 2-D SwiGLU block (the dense MLP, or the shared expert), all three matrices
+ * or none. Returns 1 if present, 0 if absent, -1 on error. */
+static int load_ffn(loader *L, int layer, gguf_layer_tensor gate, gguf_layer_tensor up, gguf_layer_tensor down,
+                    moee_ffn *f) {
     int64_t H = L->m->info.hidden;
     char g[96], u[96], d[96];
-    snprintf(g, sizeof g, "blk.%d.ffn_gate%s.weight", layer, suffix);
-    snprintf(u, sizeof u, "blk.%d.ffn_up%s.weight", layer, suffix);
-    snprintf(d, sizeof d, "blk.%d.ffn_down%s.weight", layer, suffix);
+    gguf_layer_tensor_name(g, sizeof g, layer, gate);
+    gguf_layer_tensor_name(u, sizeof u, layer, up);
+    gguf_layer_tensor_name(d, sizeof d, layer, down);
     memset(f, 0, sizeof *f);
     int64_t ff = ffn_width(L, g);
     if (ff == 0) {
@@ -187,9 +188,9 @@ static int load_experts(loader *L, int layer, moee_layer *ly) {
     moee_model *m = L->m;
     int64_t H = m->info.hidden, E = m->info.n_experts;
     char g[96], u[96], d[96];
-    gguf_moe_tensor_name(g, sizeof g, layer, GGUF_GATE_EXPS);
-    gguf_moe_tensor_name(u, sizeof u, layer, GGUF_UP_EXPS);
-    gguf_moe_tensor_name(d, sizeof d, layer, GGUF_DOWN_EXPS);
+    gguf_layer_tensor_name(g, sizeof g, layer, GGUF_GATE_EXPS);
+    gguf_layer_tensor_name(u, sizeof u, layer, GGUF_UP_EXPS);
+    gguf_layer_tensor_name(d, sizeof d, layer, GGUF_DOWN_EXPS);
     int64_t ff = ffn_width(L, g);
     if (ff == 0) return fail(L, "tensor %s is missing", g);
     if (ff > MAX_DIM) return fail(L, "tensor %s is too wide (%lld)", g, (long long)ff);
@@ -218,19 +219,19 @@ static int load_layer(loader *L, int i) {
             kvd = (int64_t)in->n_kv_heads * in->head_dim;
     char name[96];
     int error = 0;
-#define NAME(fmt) (snprintf(name, sizeof name, "blk.%d." fmt, i), name)
-    ly->attn_norm = get_vector(L, NAME("attn_norm.weight"), 1, H, &error);
-    if (!error) get_matrix(L, NAME("attn_q.weight"), 1, qd, H, &ly->wq, &error);
-    if (!error) get_matrix(L, NAME("attn_k.weight"), 1, kvd, H, &ly->wk, &error);
-    if (!error) get_matrix(L, NAME("attn_v.weight"), 1, kvd, H, &ly->wv, &error);
-    if (!error) get_matrix(L, NAME("attn_output.weight"), 1, H, qd, &ly->wo, &error);
-    if (!error) ly->bq = get_vector(L, NAME("attn_q.bias"), 0, qd, &error);
+#define NAME(t) gguf_layer_tensor_name(name, sizeof name, i, t)
+    ly->attn_norm = get_vector(L, NAME(GGUF_ATTN_NORM), 1, H, &error);
+    if (!error) get_matrix(L, NAME(GGUF_ATTN_Q), 1, qd, H, &ly->wq, &error);
+    if (!error) get_matrix(L, NAME(GGUF_ATTN_K), 1, kvd, H, &ly->wk, &error);
+    if (!error) get_matrix(L, NAME(GGUF_ATTN_V), 1, kvd, H, &ly->wv, &error);
+    if (!error) get_matrix(L, NAME(GGUF_ATTN_OUTPUT), 1, H, qd, &ly->wo, &error);
+    if (!error) ly->bq = get_vector(L, NAME(GGUF_ATTN_Q_BIAS), 0, qd, &error);
     /* biases come as a set: once q has one, k and v must too */
-    if (!error) ly->bk = get_vector(L, NAME("attn_k.bias"), ly->bq != NULL, kvd, &error);
-    if (!error) ly->bv = get_vector(L, NAME("attn_v.bias"), ly->bq != NULL, kvd, &error);
-    if (!error) ly->q_norm = get_vector(L, NAME("attn_q_norm.weight"), 0, qd, &error);
-    if (!error) ly->k_norm = get_vector(L, NAME("attn_k_norm.weight"), ly->q_norm != NULL, kvd, &error);
-    if (!error) ly->ffn_norm = get_vector(L, NAME("ffn_norm.weight"), 1, H, &error);
+    if (!error) ly->bk = get_vector(L, NAME(GGUF_ATTN_K_BIAS), ly->bq != NULL, kvd, &error);
+    if (!error) ly->bv = get_vector(L, NAME(GGUF_ATTN_V_BIAS), ly->bq != NULL, kvd, &error);
+    if (!error) ly->q_norm = get_vector(L, NAME(GGUF_ATTN_Q_NORM), 0, qd, &error);
+    if (!error) ly->k_norm = get_vector(L, NAME(GGUF_ATTN_K_NORM), ly->q_norm != NULL, kvd, &error);
+    if (!error) ly->ffn_norm = get_vector(L, NAME(GGUF_FFN_NORM), 1, H, &error);
     if (error) return -1;
 
     ly->is_moe = gguf_layer_is_moe(m->file, i);
@@ -238,22 +239,23 @@ static int load_layer(loader *L, int i) {
     if (ly->is_moe) {
         if (in->n_experts == 0)
             return fail(L, "layer %d has a router but metadata %s.expert_count is missing", i, in->arch);
-        if (!get_matrix(L, gguf_moe_tensor_name(name, sizeof name, i, GGUF_ROUTER), 1, in->n_experts, H, &ly->router, &error))
+        if (!get_matrix(L, gguf_layer_tensor_name(name, sizeof name, i, GGUF_ROUTER), 1, in->n_experts, H, &ly->router, &error))
             return -1;
         if (ly->router.type != MOEE_TYPE_F32)
             return fail(L, "tensor %s has type %s, expected f32", name, moee_type(ly->router.type)->name);
         if (load_experts(L, i, ly)) return -1;
-        int r = load_ffn(L, i, "_shexp", &ly->shared);
+        int r = load_ffn(L, i, GGUF_GATE_SHEXP, GGUF_UP_SHEXP, GGUF_DOWN_SHEXP, &ly->shared);
         if (r < 0) return -1;
-        ly->shared_gate = get_vector(L, gguf_moe_tensor_name(name, sizeof name, i, GGUF_SHEXP_GATE), 0, H, &error);
+        ly->shared_gate = get_vector(L, gguf_layer_tensor_name(name, sizeof name, i, GGUF_SHEXP_GATE), 0, H, &error);
         if (error) return -1;
         if (ly->shared_gate && !ly->shared.ff)
             return fail(L, "layer %d has a shared-expert gate but no shared expert", i);
     } else {
-        int r = load_ffn(L, i, "", &ly->shared);
+        int r = load_ffn(L, i, GGUF_FFN_GATE, GGUF_FFN_UP, GGUF_FFN_DOWN, &ly->shared);
         if (r < 0) return -1;
-        if (r == 0) return fail(L, "layer %d has neither a router (blk.%d.ffn_gate_inp.weight) nor a "
-                                "dense MLP (blk.%d.ffn_gate.weight)", i, i, i);
+        char router[96];
+        if (r == 0) return fail(L, "layer %d has neither a router (%s) nor a dense MLP (%s)", i,
+                                gguf_layer_tensor_name(router, sizeof router, i, GGUF_ROUTER), NAME(GGUF_FFN_GATE));
     }
 #undef NAME
     if (ly->experts.ff > m->max_ff) m->max_ff = ly->experts.ff;

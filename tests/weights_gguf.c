@@ -681,8 +681,8 @@ static void test_truncation_and_corruption(void) {
 /* llama.cpp's naming (gguf_names.h) on llama.cpp's own files: which layers are MoE. */
 static void test_names(void) {
     char err[256], name[96];
-    CHECK(!strcmp(gguf_moe_tensor_name(name, sizeof name, 12, GGUF_DOWN_EXPS), "blk.12.ffn_down_exps.weight"));
-    CHECK(!strcmp(gguf_moe_tensor_name(name, sizeof name, 0, GGUF_SHEXP_GATE), "blk.0.ffn_gate_inp_shexp.weight"));
+    CHECK(!strcmp(gguf_layer_tensor_name(name, sizeof name, 12, GGUF_DOWN_EXPS), "blk.12.ffn_down_exps.weight"));
+    CHECK(!strcmp(gguf_layer_tensor_name(name, sizeof name, 0, GGUF_SHEXP_GATE), "blk.0.ffn_gate_inp_shexp.weight"));
     gguf_file *o = gguf_open("tests/data/golden/llamacpp-gguf/olmoe-tiny.f32.gguf", err, sizeof err);
     gguf_file *q = gguf_open("tests/data/golden/llamacpp-gguf/qwen2moe-tiny.f32.gguf", err, sizeof err);
     CHECKF(o && q, "%s", err);

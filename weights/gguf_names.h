@@ -22,8 +22,22 @@
 #define GGUF_TOKEN_EMBD  "token_embd.weight"
 #define GGUF_OUTPUT_NORM "output_norm.weight"
 
-/* The per-layer tensors MoE-ness depends on. */
+/* Every per-layer tensor, named by gguf_layer_tensor_name as "blk.N.<suffix>". */
 typedef enum {
+    GGUF_ATTN_NORM,       /* attn_norm.weight */
+    GGUF_ATTN_Q,          /* attn_q.weight */
+    GGUF_ATTN_K,          /* attn_k.weight */
+    GGUF_ATTN_V,          /* attn_v.weight */
+    GGUF_ATTN_OUTPUT,     /* attn_output.weight */
+    GGUF_ATTN_Q_BIAS,     /* attn_q.bias (Qwen) */
+    GGUF_ATTN_K_BIAS,     /* attn_k.bias */
+    GGUF_ATTN_V_BIAS,     /* attn_v.bias */
+    GGUF_ATTN_Q_NORM,     /* attn_q_norm.weight (OLMoE) */
+    GGUF_ATTN_K_NORM,     /* attn_k_norm.weight */
+    GGUF_FFN_NORM,        /* ffn_norm.weight */
+    GGUF_FFN_GATE,        /* ffn_gate.weight: the MLP of a dense layer */
+    GGUF_FFN_UP,          /* ffn_up.weight */
+    GGUF_FFN_DOWN,        /* ffn_down.weight */
     GGUF_ROUTER,          /* ffn_gate_inp.weight */
     GGUF_GATE_EXPS,       /* ffn_gate_exps.weight */
     GGUF_UP_EXPS,         /* ffn_up_exps.weight */
@@ -32,10 +46,10 @@ typedef enum {
     GGUF_UP_SHEXP,        /* ffn_up_shexp.weight */
     GGUF_DOWN_SHEXP,      /* ffn_down_shexp.weight */
     GGUF_SHEXP_GATE,      /* ffn_gate_inp_shexp.weight */
-} gguf_moe_tensor;
+} gguf_layer_tensor;
 
 /* "blk.<layer>.<suffix of t>" into buf; returns buf. */
-const char *gguf_moe_tensor_name(char *buf, size_t size, int64_t layer, gguf_moe_tensor t);
+const char *gguf_layer_tensor_name(char *buf, size_t size, int64_t layer, gguf_layer_tensor t);
 
 /* 1 if layer holds a router (blk.N.ffn_gate_inp.weight): the one rule for "MoE layer". */
 int gguf_layer_is_moe(const gguf_file *f, int64_t layer);

@@ -359,67 +359,68 @@ int arch_tensor_plan(const model_config *c, tensor_plan **plan, size_t *n, char 
     plan_list l = {0};
     char name[64], hf[96], hf2[96];
     const int64_t H = c->hidden, q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-#define GG(...) (snprintf(name, sizeof name, __VA_ARGS__), name)
+#define GG(t) gguf_layer_tensor_name(name, sizeof name, b, t)
 #define HF(...) (snprintf(hf, sizeof hf, __VA_ARGS__), hf)
 
     add_matrix(&l, ROLE_EMBEDDING, GGUF_TOKEN_EMBD, "model.embed_tokens.weight", c->vocab_size, H);
     for (int64_t i = 0; i < c->n_layers; i++) {
         const long long b = (long long)i;
-        add_vector(&l, ROLE_NORM, GG("blk.%lld.attn_norm.weight", b), HF("model.layers.%lld.input_layernorm.weight", b), H);
+        add_vector(&l, ROLE_NORM, GG(GGUF_ATTN_NORM), HF("model.layers.%lld.input_layernorm.weight", b), H);
         /* deepseek: llama.cpp rotates adjacent pairs, so q and k rows are permuted */
-        tensor_plan *q = add_matrix(&l, ROLE_MATRIX, GG("blk.%lld.attn_q.weight", b),
+        tensor_plan *q = add_matrix(&l, ROLE_MATRIX, GG(GGUF_ATTN_Q),
                                     HF("model.layers.%lld.self_attn.q_proj.weight", b), q_dim, H);
         if (q && c->arch == ARCH_DEEPSEEK) q->permute_heads = c->n_heads;
-        tensor_plan *k = add_matrix(&l, ROLE_MATRIX, GG("blk.%lld.attn_k.weight", b),
+        tensor_plan *k = add_matrix(&l, ROLE_MATRIX, GG(GGUF_ATTN_K),
                                     HF("model.layers.%lld.self_attn.k_proj.weight", b), kv_dim, H);
         if (k && c->arch == ARCH_DEEPSEEK) k->permute_heads = c->n_kv_heads;
-        add_matrix(&l, ROLE_MATRIX, GG("blk.%lld.attn_v.weight", b), HF("model.layers.%lld.self_attn.v_proj.weight", b),
+        add_matrix(&l, ROLE_MATRIX, GG(GGUF_ATTN_V), HF("model.layers.%lld.self_attn.v_proj.weight", b),
                    kv_dim, H);
         if (c->arch == ARCH_QWEN2MOE) {
-            add_vector(&l, ROLE_BIAS, GG("blk.%lld.attn_q.bias", b), HF("model.layers.%lld.self_attn.q_proj.bias", b), q_dim);
-            add_vector(&l, ROLE_BIAS, GG("blk.%lld.attn_k.bias", b), HF("model.layers.%lld.self_attn.k_proj.bias", b), kv_dim);
-            add_vector(&l, ROLE_BIAS, GG("blk.%lld.attn_v.bias", b), HF("model.layers.%lld.self_attn.v_proj.bias", b), kv_dim);
+            add_vector(&l, ROLE_BIAS, GG(GGUF_ATTN_Q_BIAS), HF("model.layers.%lld.self_attn.q_proj.bias", b), q_dim);
+            add_vector(&l, ROLE_BIAS, GG(GGUF_ATTN_K_BIAS), HF("model.layers.%lld.self_attn.k_proj.bias", b), kv_dim);
+            add_vector(&l, ROLE_BIAS, GG(GGUF_ATTN_V_BIAS), HF("model.layers.%lld.self_attn.v_proj.bias", b), kv_dim);
         }
-        add_matrix(&l, ROLE_MATRIX_OUT, GG("blk.%lld.attn_output.weight", b),
+        add_matrix(&l, ROLE_MATRIX_OUT, GG(GGUF_ATTN_OUTPUT),
                    HF("model.layers.%lld.self_attn.o_proj.weight", b), H, q_dim);
         if (c->arch == ARCH_OLMOE) {
-            add_vector(&l, ROLE_NORM, GG("blk.%lld.attn_q_norm.weight", b),
+            add_vector(&l, ROLE_NORM, GG(GGUF_ATTN_Q_NORM),
                        HF("model.layers.%lld.self_attn.q_norm.weight", b), q_dim);
-            add_vector(&l, ROLE_NORM, GG("blk.%lld.attn_k_norm.weight", b),
+            add_vector(&l, ROLE_NORM, GG(GGUF_ATTN_K_NORM),
                        HF("model.layers.%lld.self_attn.k_norm.weight", b), kv_dim);
         }
-        add_vector(&l, ROLE_NORM, GG("blk.%lld.ffn_norm.weight", b),
+        add_vector(&l, ROLE_NORM, GG(GGUF_FFN_NORM),
                    HF("model.layers.%lld.post_attention_layernorm.weight", b), H);
         if (!c->is_moe[i]) {
             static const char *const part[3] = {"gate", "up", "down"};
+            static const gguf_layer_tensor gguf_part[3] = {GGUF_FFN_GATE, GGUF_FFN_UP, GGUF_FFN_DOWN};
             for (int p = 0; p < 3; p++) {
                 int down = p == 2;
-                add_matrix(&l, down ? ROLE_MATRIX_OUT : ROLE_MATRIX, GG("blk.%lld.ffn_%s.weight", b, part[p]),
+                add_matrix(&l, down ? ROLE_MATRIX_OUT : ROLE_MATRIX, GG(gguf_part[p]),
                            HF("model.layers.%lld.mlp.%s_proj.weight", b, part[p]),
                            down ? H : c->ffn_dense, down ? c->ffn_dense : H);
             }
             continue;
         }
-        add_matrix(&l, ROLE_ROUTER, gguf_moe_tensor_name(name, sizeof name, b, GGUF_ROUTER), HF("model.layers.%lld.mlp.gate.weight", b),
+        add_matrix(&l, ROLE_ROUTER, GG(GGUF_ROUTER), HF("model.layers.%lld.mlp.gate.weight", b),
                    c->n_experts, H);
         snprintf(hf2, sizeof hf2, "model.layers.%lld.mlp.experts.", b);
-        add_experts(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_GATE_EXPS), hf2, ".gate_proj.weight", c->n_experts,
+        add_experts(&l, ROLE_MATRIX, GG(GGUF_GATE_EXPS), hf2, ".gate_proj.weight", c->n_experts,
                     c->ffn_expert, H);
-        add_experts(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_UP_EXPS), hf2, ".up_proj.weight", c->n_experts,
+        add_experts(&l, ROLE_MATRIX, GG(GGUF_UP_EXPS), hf2, ".up_proj.weight", c->n_experts,
                     c->ffn_expert, H);
-        add_experts(&l, ROLE_MATRIX_OUT, gguf_moe_tensor_name(name, sizeof name, b, GGUF_DOWN_EXPS), hf2, ".down_proj.weight",
+        add_experts(&l, ROLE_MATRIX_OUT, GG(GGUF_DOWN_EXPS), hf2, ".down_proj.weight",
                     c->n_experts, H, c->ffn_expert);
         if (c->ffn_shared > 0) {
             const char *shared = c->arch == ARCH_QWEN2MOE ? "shared_expert" : "shared_experts";
-            add_matrix(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_GATE_SHEXP),
+            add_matrix(&l, ROLE_MATRIX, GG(GGUF_GATE_SHEXP),
                        HF("model.layers.%lld.mlp.%s.gate_proj.weight", b, shared), c->ffn_shared, H);
-            add_matrix(&l, ROLE_MATRIX, gguf_moe_tensor_name(name, sizeof name, b, GGUF_UP_SHEXP),
+            add_matrix(&l, ROLE_MATRIX, GG(GGUF_UP_SHEXP),
                        HF("model.layers.%lld.mlp.%s.up_proj.weight", b, shared), c->ffn_shared, H);
-            add_matrix(&l, ROLE_MATRIX_OUT, gguf_moe_tensor_name(name, sizeof name, b, GGUF_DOWN_SHEXP),
+            add_matrix(&l, ROLE_MATRIX_OUT, GG(GGUF_DOWN_SHEXP),
                        HF("model.layers.%lld.mlp.%s.down_proj.weight", b, shared), H, c->ffn_shared);
             if (c->arch == ARCH_QWEN2MOE) {
                 /* HF [1, H]; llama.cpp stores it as a vector of H */
-                add_vector(&l, ROLE_SHARED_GATE, gguf_moe_tensor_name(name, sizeof name, b, GGUF_SHEXP_GATE),
+                add_vector(&l, ROLE_SHARED_GATE, GG(GGUF_SHEXP_GATE),
                            HF("model.layers.%lld.mlp.shared_expert_gate.weight", b), H);
                 if (!l.failed) {
                     tensor_plan *g = &l.items[l.n - 1];
