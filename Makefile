@@ -104,7 +104,7 @@ libmoee.a: $(BUILD)/libmoee.a
 $(BUILD)/libmoee.so: $(LIBMOEE_OBJ) engine/libmoee.map
 	$(CC) -shared -o $@ $(LIBMOEE_OBJ) -Wl,--version-script=engine/libmoee.map $(LDLIBS)
 $(PY_LIB): $(BUILD)/libmoee.so
-	cp $< $@
+	cp $< $@.tmp && mv $@.tmp $@   # a new file: a Python process that has the old one mapped keeps it
 
 LIBS_ALL := $(LIB_ENGINE) $(LIB_TOKENIZER) $(LIB_WEIGHTS) $(LIB_KERNELS)
 $(BUILD)/moee: $(BUILD)/tools/main.o $(LIB_TOOLS) $(LIBS_ALL)
