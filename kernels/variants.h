@@ -113,6 +113,12 @@ static inline int tile_rows(const moee_matrix *W, int64_t rt, int size, int64_t 
     return n;
 }
 
+/* The quantized types whose x86 GEMM goes through the generic per-type kernels (every
+ * quantized type but Q8_0 and Q4_0, which have hand-tuned tiles): each x86 variant defines
+ * rows_<T> for every one of them and picks it with this list. */
+#define MOEE_GENERIC_QUANT_TYPES(X) \
+    X(Q4_1) X(Q5_0) X(Q5_1) X(IQ4_NL) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K) X(IQ4_XS)
+
 /* Whether a matmul call of `macs` multiply-adds is worth sharing with the team:
  * below ~0.5M (a few microseconds of work) handing it out costs about what it saves. */
 #define MOEE_PARALLEL_MIN_MACS ((int64_t)1 << 19)

@@ -345,16 +345,9 @@ typedef void (*generic_kernel)(const moee_matrix *W, const moee_qx *qx, float *Y
 
 static generic_kernel generic_for(uint32_t type) {
     switch (type) {
-    case MOEE_TYPE_Q4_1: return rows_Q4_1;
-    case MOEE_TYPE_Q5_0: return rows_Q5_0;
-    case MOEE_TYPE_Q5_1: return rows_Q5_1;
-    case MOEE_TYPE_IQ4_NL: return rows_IQ4_NL;
-    case MOEE_TYPE_Q2_K: return rows_Q2_K;
-    case MOEE_TYPE_Q3_K: return rows_Q3_K;
-    case MOEE_TYPE_Q4_K: return rows_Q4_K;
-    case MOEE_TYPE_Q5_K: return rows_Q5_K;
-    case MOEE_TYPE_Q6_K: return rows_Q6_K;
-    case MOEE_TYPE_IQ4_XS: return rows_IQ4_XS;
+#define CASE(T) case MOEE_TYPE_##T: return rows_##T;
+    MOEE_GENERIC_QUANT_TYPES(CASE)
+#undef CASE
     default: return NULL;
     }
 }
