@@ -24,21 +24,6 @@ size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols) {
     return 64 + qs + d + 4 * sum;
 }
 
-/* ggml's reference quantizer (the type table's Q8_0 from_float) block by block. */
-void moee_scalar_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                              int64_t stride) {
-    const moee_type_traits *q8 = moee_type(MOEE_TYPE_Q8_0);
-    for (int64_t b = 0; b < n_blocks; b++) {
-        moee_block_q8_0 blk;
-        q8->from_float(x + b * MOEE_QK, &blk, MOEE_QK);
-        memcpy(qs + b * MOEE_QK, blk.qs, MOEE_QK);
-        int32_t s = 0;
-        for (int j = 0; j < MOEE_QK; j++) s += blk.qs[j];
-        d[b * stride] = moee_f16_to_f32(blk.d);
-        sum[b * stride] = s;
-    }
-}
-
 /* Whether all n floats are finite (exponent bits not all ones). */
 static int all_finite(const float *x, int64_t n) {
     uint32_t bad = 0;
@@ -50,20 +35,41 @@ static int all_finite(const float *x, int64_t n) {
     return !bad;
 }
 
+/* ggml's reference quantizer (the type table's Q8_0 from_float) block by block; a
+ * block with a non-finite value stops it (converting one to int8 is undefined). */
+int moee_scalar_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                             int64_t stride) {
+    const moee_type_traits *q8 = moee_type(MOEE_TYPE_Q8_0);
+    for (int64_t b = 0; b < n_blocks; b++) {
+        if (!all_finite(x + b * MOEE_QK, MOEE_QK)) return 0;
+        moee_block_q8_0 blk;
+        q8->from_float(x + b * MOEE_QK, &blk, MOEE_QK);
+        memcpy(qs + b * MOEE_QK, blk.qs, MOEE_QK);
+        int32_t s = 0, s16 = 0;
+        for (int j = 0; j < MOEE_QK; j++) {
+            s += blk.qs[j];
+            if (j == 15) s16 = s;
+        }
+        d[b * stride] = moee_f16_to_f32(blk.d);
+        sum[b * stride] = s;
+        sum16[b * stride] = s16;
+    }
+    return 1;
+}
+
 /* A row holding NaN or Inf (a diverging model, a hostile file): ggml's quantizer has
  * no defined answer there (Inf makes d infinite and x / d NaN, cast to int8), so
  * each block with a non-finite value becomes d = NaN, all values 0: every product
  * with it is NaN, and the engine's non-finite-output check reports it. The other
  * blocks are quantized as usual (the scalar quantizer gives every variant's bytes). */
 static void quantize_row_nonfinite(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                                   int64_t stride) {
+                                   int32_t *sum16, int64_t stride) {
     for (int64_t b = 0; b < n_blocks; b++) {
-        if (all_finite(x + b * MOEE_QK, MOEE_QK)) {
-            moee_scalar_quantize_row(x + b * MOEE_QK, 1, qs + b * MOEE_QK, d + b * stride, sum + b * stride, 1);
-        } else {
+        if (!moee_scalar_quantize_row(x + b * MOEE_QK, 1, qs + b * MOEE_QK, d + b * stride, sum + b * stride,
+                                      sum16 + b * stride, 1)) {
             memset(qs + b * MOEE_QK, 0, MOEE_QK);
             d[b * stride] = NAN;
-            sum[b * stride] = 0;
+            sum[b * stride] = sum16[b * stride] = 0;
         }
     }
 }
@@ -102,17 +108,11 @@ void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_
     for (int64_t t = t0; t < t1; t++) {
         if (t >= n) {                                /* pad token: all zero */
             memset(qs + t * cols, 0, (size_t)cols);
-            for (int64_t b = 0; b < n_blocks; b++) { d[b * n_pad + t] = 0.0f; sum[b * n_pad + t] = 0; }
+            for (int64_t b = 0; b < n_blocks; b++) d[b * n_pad + t] = 0.0f, sum[b * n_pad + t] = sum16[b * n_pad + t] = 0;
         } else {
             const float *x = X + (x_rows ? (int64_t)x_rows[t] : t) * cols;
-            if (all_finite(x, cols)) v->quantize_row(x, n_blocks, qs + t * cols, d + t, sum + t, n_pad);
-            else quantize_row_nonfinite(x, n_blocks, qs + t * cols, d + t, sum + t, n_pad);
-        }
-        for (int64_t b = 0; b < n_blocks; b++) {   /* the first half's sum (K types' 16-element sub-blocks) */
-            const int8_t *q = qs + t * cols + b * MOEE_QK;
-            int32_t s16 = 0;
-            for (int j = 0; j < 16; j++) s16 += q[j];
-            sum16[b * n_pad + t] = s16;
+            if (!v->quantize_row(x, n_blocks, qs + t * cols, d + t, sum + t, sum16 + t, n_pad))
+                quantize_row_nonfinite(x, n_blocks, qs + t * cols, d + t, sum + t, sum16 + t, n_pad);
         }
         for (int64_t i = t; i < n_blocks * n_pad; i += n_pad) {   /* |sum| <= 32 * 128: no overflow */
             neg_sum8[i] = -8 * sum[i];

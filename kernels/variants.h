@@ -69,7 +69,7 @@ void moee_block32_dot(const moee_type_traits *t, const moee_block32 *o, const in
  * r0 a multiple of MOEE_ROW_BLOCK, r1 one too or W->rows: dispatch.c shares the row
  * blocks of a call out over a team of threads (kernels/team.h). They start no threads
  * of their own. */
-#define MOEE_ROW_BLOCK 16
+#define MOEE_ROW_BLOCK 32
 typedef struct {
     const char *name;
     /* W is any quantized type; Y is [qx->n_tokens][W->rows] */
@@ -77,8 +77,11 @@ typedef struct {
     /* W is F32, F16 or BF16; token t is X + (x_rows ? x_rows[t] : t) * W->cols */
     /* One activation row of n_blocks blocks to Q8_0 with ggml's reference quantizer,
      * bit for bit: block b's values at qs + 32 b, its scale (the fp16 value, as
-     * float) at d[b * stride], the sum of its values at sum[b * stride]. */
-    void (*quantize_row)(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int64_t stride);
+     * float) at d[b * stride], the sum of its values at sum[b * stride] and of its
+     * first 16 at sum16[b * stride]. Returns 1, or 0 if the row holds a NaN or an
+     * infinity: then the outputs are not defined (kernels/quantize_x.c redoes it). */
+    int (*quantize_row)(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                        int64_t stride);
     void (*matmul_float)(const moee_matrix *W, const float *X, const int32_t *x_rows,
                          int64_t n, float *Y, int64_t r0, int64_t r1);
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
@@ -135,8 +138,8 @@ double moee_neon_peak_int8(int64_t iters, float *sink);
 
 /* ---- scalar (the .c files directly in kernels/) ---- */
 void moee_scalar_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
-void moee_scalar_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                              int64_t stride);
+int moee_scalar_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                             int64_t stride);
 void moee_scalar_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
                               int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_scalar_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
@@ -153,8 +156,8 @@ int32_t moee_scalar_block_dot(const moee_matrix *W, int64_t r, int64_t b, const 
 
 /* ---- AVX2 + FMA + F16C (kernels/avx2/) ---- */
 void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
-void moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                            int64_t stride);
+int moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                           int64_t stride);
 void moee_avx2_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
                             int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_avx2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
@@ -168,8 +171,8 @@ int32_t moee_avx2_block_dot(const moee_matrix *W, int64_t r, int64_t b, const mo
 
 /* ---- AVX-512 F/BW/VL/DQ + VNNI (+BF16) (kernels/avx512/) ---- */
 void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
-void moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                              int64_t stride);
+int moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                             int64_t stride);
 void moee_avx512_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
                               int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_avx512_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
@@ -183,8 +186,8 @@ int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const 
 
 /* ---- NEON + dotprod (kernels/neon/) ---- */
 void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
-void moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                            int64_t stride);
+int moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                           int64_t stride);
 void moee_neon_matmul_float(const moee_matrix *W, const float *X, const int32_t *x_rows,
                             int64_t n, float *Y, int64_t r0, int64_t r1);
 void moee_neon_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);

@@ -247,14 +247,14 @@ static void test_quantize_rows(void) {
         if (!v) continue;
         int8_t qs[NB * MOEE_QK];
         float d[NB * 2];
-        int32_t sum[NB * 2];
-        v->quantize_row(x, NB, qs, d, sum, 2);
-        int ok = 1;
+        int32_t sum[NB * 2], sum16[NB * 2];
+        int ok = v->quantize_row(x, NB, qs, d, sum, sum16, 2) == 1;
         for (int b = 0; b < NB; b++) {
-            int32_t s = 0;
-            for (int j = 0; j < MOEE_QK; j++) s += ref[b].qs[j];
+            int32_t s = 0, s16 = 0;
+            for (int j = 0; j < MOEE_QK; j++) s += ref[b].qs[j], s16 += j < 16 ? ref[b].qs[j] : 0;
             float rd = moee_f16_to_f32(ref[b].d);
-            if (memcmp(qs + b * MOEE_QK, ref[b].qs, MOEE_QK) || memcmp(&d[2 * b], &rd, 4) || sum[2 * b] != s) {
+            if (memcmp(qs + b * MOEE_QK, ref[b].qs, MOEE_QK) || memcmp(&d[2 * b], &rd, 4) || sum[2 * b] != s ||
+                sum16[2 * b] != s16) {
                 ok = 0;
                 fprintf(stderr, "%s quantize_row block %d differs\n", variant_names[vi], b);
             }

@@ -176,14 +176,26 @@ void moee_avx2_attention_head(const float *q, int64_t ld_q, const float *k, int6
 /* ggml's reference Q8_0 quantizer, bit for bit: d = max|x| / 127, id = 1/d (0 if d
  * is 0), q = roundf(x * id) -- round half away from zero, done exactly as
  * t = trunc(v); t += sign(v) if |v - t| >= 0.5 (v - t is exact). */
-void moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                            int64_t stride) {
+/* Sum of the 8 int32 lanes. */
+static inline int32_t reduce_add8_epi32(__m256i s) {
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm_cvtsi128_si32(s4);
+}
+
+int moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                           int64_t stride) {
     const __m256 sign_bit = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256 nonfinite = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; b++) {
         __m256 v[4];
         __m256 amax = _mm256_setzero_ps();
         for (int k = 0; k < 4; k++) {
             v[k] = _mm256_loadu_ps(x + b * MOEE_QK + 8 * k);
+            /* v - v is NaN exactly where v is NaN or infinite */
+            const __m256 z = _mm256_sub_ps(v[k], v[k]);
+            nonfinite = _mm256_or_ps(nonfinite, _mm256_cmp_ps(z, z, _CMP_UNORD_Q));
             /* max|x| ignoring NaN like fmaxf: vmaxps returns its second operand on NaN */
             amax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[k]), amax);
         }
@@ -203,12 +215,11 @@ void moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float 
         const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16, p16b),
                                                        _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)(qs + b * MOEE_QK), p8);
-        const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        const int32_t s16 = reduce_add8_epi32(_mm256_add_epi32(q[0], q[1]));
         /* the scale rounded to fp16 (F16C: round to nearest even, as moee_f32_to_f16) */
         d[b * stride] = _cvtsh_ss(_cvtss_sh(dd, _MM_FROUND_TO_NEAREST_INT));
-        sum[b * stride] = _mm_cvtsi128_si32(s4);
+        sum16[b * stride] = s16;
+        sum[b * stride] = s16 + reduce_add8_epi32(_mm256_add_epi32(q[2], q[3]));
     }
+    return !_mm256_movemask_ps(nonfinite);
 }

@@ -68,45 +68,57 @@ typedef int32_t unaligned_i32 __attribute__((may_alias, aligned(1)));
 /* log2 of the unsigned offset: 128 = 2^7 for Q8_0, 8 = 2^3 for Q4_0 */
 INLINE int offset_shift(uint32_t type) { return type == MOEE_TYPE_Q8_0 ? 7 : 3; }
 
-/* Token tiles: QTILE_T tokens x 16 rows, one int32 vpdpbusd chain and one float
- * accumulator per token (16 of the 32 zmm registers), so every packed weight vector
- * loaded serves 8 tokens. (Measured on Zen 4: 8 tokens beat 4 by ~5%; 12 run out of
- * general registers for the token pointers. What bounds the tile is the float step:
- * its two multiplies share the execution ports of vpdpbusd, 2 per 8 vpdpbusd.) The
- * last tile of a call has 4 tokens if n_pad leaves 4. */
-#define QTILE_T 8
+/* Tiles of R x 16 rows (R packs of 16 rows: R = 2 while the call has 32 rows left,
+ * else 1) by NT tokens: with R = 2, 4 tokens; with R = 1, 8. One int32 vpdpbusd chain
+ * and one float accumulator per (16 rows, token): 8 + 8 of the 32 zmm registers.
+ * What bounds the tile on Zen 4 is loading more than multiplying: every vpdpbusd
+ * takes one token's 4 activation bytes broadcast (a load), so 16 rows x 8 tokens
+ * make 64 broadcast loads + 8 weight loads per 64 vpdpbusd, and 32 rows x 4 tokens
+ * 32 + 16 (measured end to end on OLMoE Q4_0: 15% faster; 32 x 6 gained nothing
+ * more). The float step costs the same per (row, token) either way: its two
+ * multiplies share the execution ports of vpdpbusd. */
+#define QTILE_T 8   /* most tokens in a tile (R = 1) */
 
 /* The tile of tokens t0..t0+NT-1 over packed blocks 0..nb-1 (activation blocks
- * b0..b0+nb-1): acc[j] lane i = the running sum of row i, token t0+j. The exact
- * int32 block sum of each (row, token) starts from -(offset) * (the token's block
- * sum), read precomputed from qx, and gets the 8 groups' vpdpbusd; then
+ * b0..b0+nb-1): acc[r][j] lane i = the running sum of row 16 r + i, token t0+j. The
+ * exact int32 block sum of each (row, token) starts from -(offset) * (the token's
+ * block sum), read precomputed from qx, and gets the 8 groups' vpdpbusd; then
  *     acc = acc + (float)isum * (d_w * d_x)
  * three separately rounded operations, the scalar oracle's exact sequence. */
-INLINE void tile_blocks(uint32_t type, int NT, const weight_pack *pack, int64_t nb, const moee_qx *qx,
-                        int64_t t0, int64_t b0, __m512 acc[QTILE_T]) {
+INLINE void tile_blocks(uint32_t type, int R, int NT, const weight_pack *const pack[2], int64_t nb, const moee_qx *qx,
+                        int64_t t0, int64_t b0, __m512 acc[2][QTILE_T]) {
     const int32_t *neg_sum = type == MOEE_TYPE_Q8_0 ? qx->neg_sum128 : qx->neg_sum8;
     for (int64_t pb = 0; pb < nb; pb++) {
         const int64_t b = b0 + pb;
         const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
         const int32_t *corr = neg_sum + b * qx->n_pad + t0;
-        __m512i isum[QTILE_T];
-#pragma GCC unroll 8
-        for (int j = 0; j < NT; j++) isum[j] = _mm512_set1_epi32(corr[j]);
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) {
-            const __m512i w = _mm512_load_si512((const void *)pack->q[pb][g]);
-#pragma GCC unroll 8
-            for (int j = 0; j < NT; j++)
-                isum[j] = _mm512_dpbusd_epi32(isum[j], w,
-                                              _mm512_set1_epi32(*(const unaligned_i32 *)(x + j * qx->cols + 4 * g)));
-        }
-        const __m512 dw = _mm512_load_ps(pack->d[pb]);
-        const float *dx = qx->d + b * qx->n_pad + t0;
+        __m512i isum[2][QTILE_T];
 #pragma GCC unroll 8
         for (int j = 0; j < NT; j++) {
-            /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
-            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]));
-            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[j]), scale));
+            isum[0][j] = _mm512_set1_epi32(corr[j]);
+            if (R == 2) isum[1][j] = isum[0][j];
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m512i w0 = _mm512_load_si512((const void *)pack[0]->q[pb][g]);
+            const __m512i w1 = R == 2 ? _mm512_load_si512((const void *)pack[1]->q[pb][g]) : w0;
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const __m512i xj = _mm512_set1_epi32(*(const unaligned_i32 *)(x + j * qx->cols + 4 * g));
+                isum[0][j] = _mm512_dpbusd_epi32(isum[0][j], w0, xj);
+                if (R == 2) isum[1][j] = _mm512_dpbusd_epi32(isum[1][j], w1, xj);
+            }
+        }
+        const float *dx = qx->d + b * qx->n_pad + t0;
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            const __m512 dw = _mm512_load_ps(pack[r]->d[pb]);
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+                const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]));
+                acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][j]), scale));
+            }
         }
     }
 }
@@ -127,51 +139,64 @@ INLINE void tile_block_sums(uint32_t type, const weight_pack *pack, int64_t pb, 
 }
 
 
-/* Tokens t0..t0+NT-1 of one row tile over one chunk of packed blocks: the running
- * sums start from Y (after the first chunk) and go back to Y; pad tokens (past
- * n_tokens) are computed from zeros and not stored. */
-INLINE void token_tile(uint32_t type, int NT, const moee_matrix *W, const moee_qx *qx, const weight_pack *pack,
-                       int64_t b0, int64_t nb, int64_t t0, __mmask16 row_mask, float *y_tile) {
+/* Tokens t0..t0+NT-1 of one row tile (R packs) over one chunk of packed blocks: the
+ * running sums start from Y (after the first chunk) and go back to Y; pad tokens
+ * (past n_tokens) are computed from zeros and not stored. */
+INLINE void token_tile(uint32_t type, int R, int NT, const moee_matrix *W, const moee_qx *qx,
+                       const weight_pack *const pack[2], int64_t b0, int64_t nb, int64_t t0,
+                       const __mmask16 row_mask[2], float *y_tile) {
     const int64_t n_tok = qx->n_tokens - t0;
-    __m512 acc[QTILE_T];
+    __m512 acc[2][QTILE_T];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-    for (int j = 0; j < NT; j++)
-        acc[j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
-                                       : _mm512_maskz_loadu_ps(row_mask, y_tile + (t0 + j) * W->rows);
-    tile_blocks(type, NT, pack, nb, qx, t0, b0, acc);
+        for (int j = 0; j < NT; j++)
+            acc[r][j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
+                                              : _mm512_maskz_loadu_ps(row_mask[r], y_tile + (t0 + j) * W->rows + 16 * r);
+    tile_blocks(type, R, NT, pack, nb, qx, t0, b0, acc);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-    for (int j = 0; j < NT; j++)   /* (constant j: acc stays in registers) */
-        if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows, row_mask, acc[j]);
+        for (int j = 0; j < NT; j++)   /* (constant r, j: acc stays in registers) */
+            if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows + 16 * r, row_mask[r], acc[r][j]);
 }
 
-/* Row tiles rt0..rt1-1 of 16 rows, all tokens. Blocks are done
- * PACK_BLOCKS at a time; between chunks the running sums wait in Y (a float is a
- * float: the sequence of operations is unchanged). */
+/* Row tiles rt0..rt1-1 of 16 rows, all tokens, two at a time while two are left.
+ * Blocks are done PACK_BLOCKS at a time; between chunks the running sums wait in Y
+ * (a float is a float: the sequence of operations is unchanged). */
 INLINE void quant_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y,
-                       int64_t rt0, int64_t rt1, weight_pack *pack) {
-    for (int64_t rt = rt0; rt < rt1; rt++) {
-        int64_t row[PACK_ROWS];
-        const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
-        const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
-        float *y_tile = Y + rt * PACK_ROWS;          /* token t's 16 outputs: y_tile + t * W->rows */
+                       int64_t rt0, int64_t rt1, weight_pack packs[2]) {
+    const weight_pack *const pack[2] = {&packs[0], &packs[1]};
+    for (int64_t rt = rt0; rt < rt1;) {
+        const int R = rt + 2 <= rt1 ? 2 : 1;
+        __mmask16 row_mask[2] = {0, 0};
+        int64_t row[2][PACK_ROWS];
+        for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
+        float *y_tile = Y + rt * PACK_ROWS;          /* token t's outputs: y_tile + t * W->rows */
         for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
             const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-            pack_weights(type, W, row, qx->n_blocks, b0, nb, pack);
+            for (int r = 0; r < R; r++) pack_weights(type, W, row[r], qx->n_blocks, b0, nb, &packs[r]);
             int64_t t0 = 0;
-            for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
-                token_tile(type, QTILE_T, W, qx, pack, b0, nb, t0, row_mask, y_tile);
-            if (t0 < qx->n_pad)   /* n_pad is a multiple of MOEE_TOKEN_PAD = 4: 4 left */
-                token_tile(type, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+            if (R == 2) {
+                for (; t0 < qx->n_pad; t0 += 4)   /* n_pad is a multiple of MOEE_TOKEN_PAD = 4 */
+                    token_tile(type, 2, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+            } else {
+                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
+                    token_tile(type, 1, QTILE_T, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+                if (t0 < qx->n_pad)   /* 4 left */
+                    token_tile(type, 1, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+            }
         }
+        rt += R;
     }
 }
 static void quant_rows_q8_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    weight_pack pack;
-    quant_rows(MOEE_TYPE_Q8_0, W, qx, Y, rt0, rt1, &pack);
+    weight_pack packs[2];
+    quant_rows(MOEE_TYPE_Q8_0, W, qx, Y, rt0, rt1, packs);
 }
 static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    weight_pack pack;
-    quant_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1, &pack);
+    weight_pack packs[2];
+    quant_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1, packs);
 }
 
 /* ---- few tokens: no repacking ----------------------------------------------------
@@ -289,98 +314,150 @@ INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_m
     }
 }
 
-/* The exact isum of packed block pb with token t (broadcast activation x, sums s, s16). */
-INLINE __m512i generic_isum(int sub16, int offset, const generic_pack *pack, int64_t pb, const int8_t *x,
-                            int32_t s, int32_t s16) {
-    if (!sub16) {
-        __m512i acc = _mm512_set1_epi32(-offset * s);
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++)
-            acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512((const void *)pack->q[pb][g]),
-                                      _mm512_set1_epi32(*(const unaligned_i32 *)(x + 4 * g)));
-        return acc;
-    }
-    __m512i lo = _mm512_set1_epi32(-offset * s16), hi = _mm512_set1_epi32(-offset * (s - s16));
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; g++) {
-        lo = _mm512_dpbusd_epi32(lo, _mm512_load_si512((const void *)pack->q[pb][g]),
-                                 _mm512_set1_epi32(*(const unaligned_i32 *)(x + 4 * g)));
-        hi = _mm512_dpbusd_epi32(hi, _mm512_load_si512((const void *)pack->q[pb][g + 4]),
-                                 _mm512_set1_epi32(*(const unaligned_i32 *)(x + 16 + 4 * g)));
-    }
-    return _mm512_add_epi32(_mm512_mullo_epi32(lo, _mm512_load_si512((const void *)pack->sc[pb][0])),
-                            _mm512_mullo_epi32(hi, _mm512_load_si512((const void *)pack->sc[pb][1])));
-}
-
-INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int NT, const generic_pack *pack,
-                         int64_t nb, const moee_qx *qx, int64_t t0, int64_t b0, __m512 acc[QTILE_T]) {
-    for (int64_t pb = 0; pb < nb; pb++) {
-        const int64_t b = b0 + pb;
-        const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
-        const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
-        const float *dx = qx->d + b * qx->n_pad + t0;
-        const __m512 dw = _mm512_load_ps(pack->d[pb]);
+/* The exact isums of packed block pb of R packs with NT tokens (broadcast activation
+ * bytes from x, row stride cols; sums s, s16), into isum[r][j]. Types with two
+ * sub-block scales chain groups 0-3 and 4-7 apart and combine them with the integer
+ * scales: lo * sc_lo + hi * sc_hi. */
+INLINE void generic_isums(int sub16, int offset, int R, int NT, const generic_pack *const pack[2], int64_t pb,
+                          const int8_t *x, int64_t cols, const int32_t *s, const int32_t *s16,
+                          __m512i isum[2][QTILE_T]) {
+    const int halves = sub16 ? 2 : 1;
+#pragma GCC unroll 2
+    for (int h = 0; h < halves; h++) {
+        __m512i part[2][QTILE_T];
 #pragma GCC unroll 8
         for (int j = 0; j < NT; j++) {
-            const __m512i isum = generic_isum(sub16, offset, pack, pb, x + j * qx->cols, s[j], s16[j]);
-            /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
-            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum),
-                                                         _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
-            if (has_min) {   /* acc + m * ((float)msum * d_x) */
-                __m512 mdx;
-                if (sub16)
-                    mdx = _mm512_mul_ps(
-                        _mm512_cvtepi32_ps(_mm512_add_epi32(
-                            _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][0]), _mm512_set1_epi32(s16[j])),
-                            _mm512_mullo_epi32(_mm512_load_si512((const void *)pack->mn[pb][1]),
-                                               _mm512_set1_epi32(s[j] - s16[j])))),
-                        _mm512_set1_ps(dx[j]));
-                else
-                    mdx = _mm512_set1_ps((float)s[j] * dx[j]);
-                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_load_ps(pack->m[pb]), mdx));
+            const int32_t xs = !sub16 ? s[j] : h == 0 ? s16[j] : s[j] - s16[j];
+            part[0][j] = _mm512_set1_epi32(-offset * xs);
+            if (R == 2) part[1][j] = part[0][j];
+        }
+#pragma GCC unroll 8
+        for (int gg = 0; gg < 8; gg++) {
+            const int g = sub16 ? 4 * h + gg : gg;
+            if (sub16 && gg >= 4) break;
+            const __m512i w0 = _mm512_load_si512((const void *)pack[0]->q[pb][g]);
+            const __m512i w1 = R == 2 ? _mm512_load_si512((const void *)pack[1]->q[pb][g]) : w0;
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const __m512i xj = _mm512_set1_epi32(*(const unaligned_i32 *)(x + j * cols + 4 * g));
+                part[0][j] = _mm512_dpbusd_epi32(part[0][j], w0, xj);
+                if (R == 2) part[1][j] = _mm512_dpbusd_epi32(part[1][j], w1, xj);
+            }
+        }
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            if (!sub16) {
+#pragma GCC unroll 8
+                for (int j = 0; j < NT; j++) isum[r][j] = part[r][j];
+                continue;
+            }
+            const __m512i sc = _mm512_load_si512((const void *)pack[r]->sc[pb][h]);
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const __m512i scaled = _mm512_mullo_epi32(part[r][j], sc);
+                isum[r][j] = h == 0 ? scaled : _mm512_add_epi32(isum[r][j], scaled);
             }
         }
     }
 }
 
-INLINE void generic_token_tile(uint32_t type, int sub16, int offset, int has_min, int NT, const moee_matrix *W,
-                               const moee_qx *qx, const generic_pack *pack, int64_t b0, int64_t nb, int64_t t0,
-                               __mmask16 row_mask, float *y_tile) {
-    const int64_t n_tok = qx->n_tokens - t0;
-    __m512 acc[QTILE_T];
+INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int R, int NT,
+                         const generic_pack *const pack[2], int64_t nb, const moee_qx *qx, int64_t t0, int64_t b0,
+                         __m512 acc[2][QTILE_T]) {
+    for (int64_t pb = 0; pb < nb; pb++) {
+        const int64_t b = b0 + pb;
+        const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
+        const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
+        const float *dx = qx->d + b * qx->n_pad + t0;
+        __m512i isum[2][QTILE_T];
+        generic_isums(sub16, offset, R, NT, pack, pb, x, qx->cols, s, s16, isum);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            const __m512 dw = _mm512_load_ps(pack[r]->d[pb]);
 #pragma GCC unroll 8
-    for (int j = 0; j < NT; j++)
-        acc[j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
-                                       : _mm512_maskz_loadu_ps(row_mask, y_tile + (t0 + j) * W->rows);
-    generic_tile(type, sub16, offset, has_min, NT, pack, nb, qx, t0, b0, acc);
-#pragma GCC unroll 8
-    for (int j = 0; j < NT; j++)
-        if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows, row_mask, acc[j]);
+            for (int j = 0; j < NT; j++) {
+                /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+                acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][j]),
+                                                                   _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
+                if (has_min) {   /* acc + m * ((float)msum * d_x) */
+                    __m512 mdx;
+                    if (sub16)
+                        mdx = _mm512_mul_ps(
+                            _mm512_cvtepi32_ps(_mm512_add_epi32(
+                                _mm512_mullo_epi32(_mm512_load_si512((const void *)pack[r]->mn[pb][0]),
+                                                   _mm512_set1_epi32(s16[j])),
+                                _mm512_mullo_epi32(_mm512_load_si512((const void *)pack[r]->mn[pb][1]),
+                                                   _mm512_set1_epi32(s[j] - s16[j])))),
+                            _mm512_set1_ps(dx[j]));
+                    else
+                        mdx = _mm512_set1_ps((float)s[j] * dx[j]);
+                    acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_load_ps(pack[r]->m[pb]), mdx));
+                }
+            }
+        }
+    }
 }
 
+INLINE void generic_token_tile(uint32_t type, int sub16, int offset, int has_min, int R, int NT, const moee_matrix *W,
+                               const moee_qx *qx, const generic_pack *const pack[2], int64_t b0, int64_t nb,
+                               int64_t t0, const __mmask16 row_mask[2], float *y_tile) {
+    const int64_t n_tok = qx->n_tokens - t0;
+    __m512 acc[2][QTILE_T];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++)
+            acc[r][j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
+                                              : _mm512_maskz_loadu_ps(row_mask[r], y_tile + (t0 + j) * W->rows + 16 * r);
+    generic_tile(type, sub16, offset, has_min, R, NT, pack, nb, qx, t0, b0, acc);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++)
+            if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows + 16 * r, row_mask[r], acc[r][j]);
+}
+
+/* Row tiles rt0..rt1-1 of 16 rows, two at a time while two are left (as quant_rows). */
 INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, const moee_matrix *W, const moee_qx *qx,
-                         float *Y, int64_t rt) {
-    generic_pack pack;
+                         float *Y, int64_t rt0, int64_t rt1) {
+    generic_pack packs[2];
+    const generic_pack *const pack[2] = {&packs[0], &packs[1]};
     const moee_type_traits *tt = moee_type(type);
-    int64_t row[PACK_ROWS];
-    const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
-    const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
-    float *y_tile = Y + rt * PACK_ROWS;
-    for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
-        const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-        pack_generic(type, tt, W, row, b0, nb, &pack);
-        int64_t t0 = 0;
-        for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
-            generic_token_tile(type, sub16, offset, has_min, QTILE_T, W, qx, &pack, b0, nb, t0, row_mask, y_tile);
-        if (t0 < qx->n_pad)
-            generic_token_tile(type, sub16, offset, has_min, 4, W, qx, &pack, b0, nb, t0, row_mask, y_tile);
+    for (int64_t rt = rt0; rt < rt1;) {
+        const int R = rt + 2 <= rt1 ? 2 : 1;
+        __mmask16 row_mask[2] = {0, 0};
+        int64_t row[2][PACK_ROWS];
+        for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
+        float *y_tile = Y + rt * PACK_ROWS;
+        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
+            const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
+            for (int r = 0; r < R; r++) pack_generic(type, tt, W, row[r], b0, nb, &packs[r]);
+            int64_t t0 = 0;
+            if (R == 2) {
+                for (; t0 < qx->n_pad; t0 += 4)
+                    generic_token_tile(type, sub16, offset, has_min, 2, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+            } else {
+                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
+                    generic_token_tile(type, sub16, offset, has_min, 1, QTILE_T, W, qx, pack, b0, nb, t0, row_mask,
+                                       y_tile);
+                if (t0 < qx->n_pad)
+                    generic_token_tile(type, sub16, offset, has_min, 1, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+            }
+        }
+        rt += R;
     }
 }
 
 /* One kernel per type: type, sub16, offset and has_min are constants in each. */
 #define GENERIC(T, SUB16, OFFSET, MIN) \
-    static void rows_##T(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt) { \
-        generic_rows(MOEE_TYPE_##T, SUB16, OFFSET, MIN, W, qx, Y, rt); \
+    static void rows_##T(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) { \
+        generic_rows(MOEE_TYPE_##T, SUB16, OFFSET, MIN, W, qx, Y, rt0, rt1); \
+    } \
+    static int32_t dot_##T(const generic_pack *pack, const int8_t *x, int64_t cols, int32_t s, int32_t s16) { \
+        const generic_pack *const packs[2] = {pack, pack}; \
+        __m512i isum[2][QTILE_T]; \
+        generic_isums(SUB16, OFFSET, 1, 1, packs, 0, x, cols, &s, &s16, isum); \
+        return _mm_cvtsi128_si32(_mm512_castsi512_si128(isum[0][0])); \
     }
 GENERIC(Q4_1, 0, 0, 1)
 GENERIC(Q5_0, 0, 16, 0)
@@ -394,7 +471,7 @@ GENERIC(Q6_K, 1, 32, 0)
 GENERIC(IQ4_XS, 0, 128, 0)
 #undef GENERIC
 
-typedef void (*generic_kernel)(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt);
+typedef void (*generic_kernel)(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1);
 
 static generic_kernel generic_for(uint32_t type) {
     switch (type) {
@@ -408,7 +485,7 @@ static generic_kernel generic_for(uint32_t type) {
 void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
     const generic_kernel gk = generic_for(W->type);
     if (gk) {
-        for (int64_t rt = r0 / PACK_ROWS; rt < (r1 + PACK_ROWS - 1) / PACK_ROWS; rt++) gk(W, qx, Y, rt);
+        gk(W, qx, Y, r0 / PACK_ROWS, (r1 + PACK_ROWS - 1) / PACK_ROWS);
         return;
     }
     const int few = qx->n_tokens < 4;
@@ -443,11 +520,13 @@ int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const 
         for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
         pack_generic(W->type, tt, W, row, b, 1, &pack);
         const int64_t at = b * qx->n_pad + t;
-        const __m512i isum = generic_isum(tt->sub16, tt->offset, &pack, 0, qx->qs + t * qx->cols + b * MOEE_QK,
-                                          qx->sum[at], qx->sum16[at]);
-        int32_t lanes[16];
-        _mm512_storeu_si512((void *)lanes, isum);
-        return lanes[0];
+        const int8_t *x = qx->qs + t * qx->cols + b * MOEE_QK;
+        switch (W->type) {
+#define CASE(T) case MOEE_TYPE_##T: return dot_##T(&pack, x, qx->cols, qx->sum[at], qx->sum16[at]);
+        MOEE_GENERIC_QUANT_TYPES(CASE)
+#undef CASE
+        default: return 0;
+        }
     }
     return W->type == MOEE_TYPE_Q8_0 ? block_dot_typed(MOEE_TYPE_Q8_0, W, r, b, qx, t)
                                      : block_dot_typed(MOEE_TYPE_Q4_0, W, r, b, qx, t);

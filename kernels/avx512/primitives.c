@@ -141,11 +141,15 @@ void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, in
 /* ggml's reference Q8_0 quantizer, bit for bit: d = max|x| / 127, id = 1/d (0 if d
  * is 0), q = roundf(x * id) -- round half away from zero, done exactly as
  * t = trunc(v); t += sign(v) if |v - t| >= 0.5 (v - t is exact). */
-void moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                              int64_t stride) {
+int moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                             int64_t stride) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    __mmask16 nonfinite = 0;
     for (int64_t b = 0; b < n_blocks; b++) {
         const __m512 v0 = _mm512_loadu_ps(x + b * MOEE_QK), v1 = _mm512_loadu_ps(x + b * MOEE_QK + 16);
+        /* v - v is NaN exactly where v is NaN or infinite */
+        const __m512 z0 = _mm512_sub_ps(v0, v0), z1 = _mm512_sub_ps(v1, v1);
+        nonfinite |= _mm512_cmp_ps_mask(z0, z1, _CMP_UNORD_Q);
         /* max|x| ignoring NaN like fmaxf: vmaxps returns its second operand on NaN */
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps())));
         const float dd = amax / 127.0f;
@@ -164,6 +168,9 @@ void moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, floa
         _mm_storeu_si128((__m128i *)(qs + b * MOEE_QK + 16), _mm512_cvtepi32_epi8(q[1]));
         /* the scale rounded to fp16 (F16C: round to nearest even, as moee_f32_to_f16) */
         d[b * stride] = _cvtsh_ss(_cvtss_sh(dd, _MM_FROUND_TO_NEAREST_INT));
-        sum[b * stride] = _mm512_reduce_add_epi32(_mm512_add_epi32(q[0], q[1]));
+        const int32_t s16 = _mm512_reduce_add_epi32(q[0]);
+        sum16[b * stride] = s16;
+        sum[b * stride] = s16 + _mm512_reduce_add_epi32(q[1]);
     }
+    return !nonfinite;
 }

@@ -148,28 +148,36 @@ void moee_neon_attention_head(const float *q, int64_t ld_q, const float *k, int6
 
 /* ggml's reference Q8_0 quantizer, bit for bit: d = max|x| / 127, id = 1/d (0 if d
  * is 0), q = roundf(x * id): FCVTAS rounds half away from zero, exactly like roundf. */
-void moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum,
-                            int64_t stride) {
+int moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                           int64_t stride) {
+    uint32x4_t finite = vdupq_n_u32(0xffffffffu);
     for (int64_t b = 0; b < n_blocks; b++) {
         float32x4_t v[8];
         float32x4_t amax = vdupq_n_f32(0.0f);
         for (int k = 0; k < 8; k++) {
             v[k] = vld1q_f32(x + b * MOEE_QK + 4 * k);
+            /* v - v is NaN (unequal to itself) exactly where v is NaN or infinite */
+            const float32x4_t z = vsubq_f32(v[k], v[k]);
+            finite = vandq_u32(finite, vceqq_f32(z, z));
             amax = vmaxnmq_f32(amax, vabsq_f32(v[k]));   /* ignores NaN, like fmaxf */
         }
         const float dd = vmaxvq_f32(amax) / 127.0f;
         const float id = dd ? 1.0f / dd : 0.0f;
         int32x4_t s = vdupq_n_s32(0);
+        int32_t s16 = 0;
         int16x8_t q16[4];
         for (int k = 0; k < 4; k++) {
             const int32x4_t a = vcvtaq_s32_f32(vmulq_n_f32(v[2 * k], id));
             const int32x4_t c = vcvtaq_s32_f32(vmulq_n_f32(v[2 * k + 1], id));
             s = vaddq_s32(s, vaddq_s32(a, c));
+            if (k == 1) s16 = vaddvq_s32(s);
             q16[k] = vcombine_s16(vmovn_s32(a), vmovn_s32(c));
         }
         vst1q_s8(qs + b * MOEE_QK, vcombine_s8(vmovn_s16(q16[0]), vmovn_s16(q16[1])));
         vst1q_s8(qs + b * MOEE_QK + 16, vcombine_s8(vmovn_s16(q16[2]), vmovn_s16(q16[3])));
         d[b * stride] = moee_f16_to_f32(moee_f32_to_f16(dd));
+        sum16[b * stride] = s16;
         sum[b * stride] = vaddvq_s32(s);
     }
+    return vminvq_u32(finite) != 0;
 }
