@@ -56,14 +56,16 @@ static void carve(moee_context *c, layout *l) {
     int64_t half = in->head_dim / 2, ff = c->m->max_ff;
     int64_t wide = H > qd ? H : qd;   /* widest activation row of a whole-batch matmul */
 
-    /* Two pairs of buffers share memory because their lifetimes never overlap within a
-     * layer: xn (the normed input, dead once q/k/v exist) with att (born in attention,
-     * dead after the output projection); q (dead after attention) with out (born in the
-     * output projection, consumed by the residual add before the next layer's q). */
+    /* Buffers share memory where their lifetimes never overlap within a layer: xn (the
+     * normed input, dead once q/k/v exist) with att (born in attention, dead after the
+     * output projection); q (dead after attention) with out (born in the output
+     * projection, consumed by the residual add before the next layer's q); k (dead
+     * after attention) with xq_buf (the MoE block's quantized xn). */
     c->x = take(l, T * H, sizeof(float));
     c->xn = c->att = take(l, T * wide, sizeof(float));
     c->q = c->out = take(l, T * wide, sizeof(float));
-    c->k = take(l, T * kvd, sizeof(float));
+    size_t k_bytes = (size_t)(T * kvd) * sizeof(float), xq_bytes = moee_qrows_bytes(T, H);
+    c->k = c->xq_buf = take(l, (int64_t)(k_bytes > xq_bytes ? k_bytes : xq_bytes), 1);
     c->v = take(l, T * kvd, sizeof(float));
     c->logits = take(l, T * E, sizeof(float));
     c->probs = take(l, T * E, sizeof(float));

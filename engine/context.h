@@ -23,6 +23,7 @@ struct moee_context {
     float *xn;               /* [T][H] RMSNorm'ed input of the current block (shares att's memory) */
     float *q;                /* [T][n_h*d] (shares out's memory) */
     float *k;                /* [T][n_kv*d] */
+    void *xq_buf;            /* xn quantized once for the routed experts (moee_quantize_rows; = k's memory) */
     float *v;                /* [T][n_kv*d] */
     float *att;              /* [T][n_h*d] attention output, heads concatenated (= xn's memory) */
     float *out;              /* [T][H] output of the current block, attention or MLP (= q's memory) */

@@ -13,8 +13,9 @@
  * How the batch stays fast: every weight matrix sees all T rows at once (moee_matmul);
  * attention runs per (sequence, head) in parallel; routed experts see their tokens
  * grouped (moee_matmul_gather2: gate and up share one quantization of the rows, as
- * q, k and v do), so each expert's weights are read once per batch
- * (once per chunk of 512 of its tokens: the chunk bounds the intermediate buffers).
+ * q, k and v do; the rows are quantized once per layer and copied per expert), so
+ * each expert's weights are read once per batch (once per chunk of 512 of its
+ * tokens: the chunk bounds the intermediate buffers).
  *
  * How it stays exact: every output row is computed by a sequence of operations that
  * depends on that row's own sequence only. The kernels promise this per row; the
@@ -229,7 +230,7 @@ static void dense_ffn(moee_context *c, const moee_ffn *f, const float *gate_logi
     int64_t H = c->m->info.hidden, ff = f->ff;
     for (int64_t r0 = 0; r0 < T; r0 += c->chunk) {
         int64_t n = T - r0 < c->chunk ? T - r0 : c->chunk;
-        moee_matmul_gather2(c->team, &f->gate, &f->up, c->xn + r0 * H, NULL, n, c->ff_gate, c->ff_up,
+        moee_matmul_gather2(c->team, &f->gate, &f->up, c->xn + r0 * H, NULL, NULL, n, c->ff_gate, c->ff_up,
                             c->mm_scratch);
         silu_rows(c, c->ff_gate, c->ff_up, n, ff);
         if (!add) {
@@ -296,6 +297,12 @@ static void moe_block(moee_context *c, const moee_layer *ly, int64_t T) {
     int64_t H = m->info.hidden, E = m->info.n_experts, ff = ly->experts.ff;
     group_by_expert(c, T);
     memset(c->out, 0, (size_t)(T * H) * sizeof(float));
+    /* every token's row goes to k experts: quantize it once for all of them */
+    moee_qrows xq_rows, *xq = NULL;
+    if (moee_type(ly->experts.gate.type)->is_quantized) {
+        moee_quantize_rows(c->team, c->xn, T, H, c->xq_buf, &xq_rows);
+        xq = &xq_rows;
+    }
     for (int e = 0; e < E; e++) {
         moee_matrix gate = moee_expert_matrix(&ly->experts.gate, ly->gate_expert_bytes, e);
         moee_matrix up = moee_expert_matrix(&ly->experts.up, ly->up_expert_bytes, e);
@@ -303,7 +310,7 @@ static void moe_block(moee_context *c, const moee_layer *ly, int64_t T) {
         for (int64_t g0 = c->group_start[e]; g0 < c->group_start[e + 1]; g0 += c->chunk) {
             int64_t n = c->group_start[e + 1] - g0 < c->chunk ? c->group_start[e + 1] - g0 : c->chunk;
             const int32_t *rows = c->group_token + g0;
-            moee_matmul_gather2(c->team, &gate, &up, c->xn, rows, n, c->ff_gate, c->ff_up, c->mm_scratch);
+            moee_matmul_gather2(c->team, &gate, &up, c->xn, xq, rows, n, c->ff_gate, c->ff_up, c->mm_scratch);
             silu_rows(c, c->ff_gate, c->ff_up, n, ff);
             moee_matmul(c->team, &down, c->ff_gate, n, c->ff_out, c->mm_scratch);
             /* each token appears at most once in a group: no two rows collide */

@@ -102,18 +102,23 @@ void moee_matmul(moee_team *team, const moee_matrix *W, const float *X, int64_t 
     moee_matmul_gather(team, W, X, NULL, n_tokens, Y, scratch);
 }
 
+/* moee_matmul_gather_n with the rows' quantization taken from Xq when given. */
+static void matmul_gather_q(moee_team *team, const moee_matrix *const *W, int n_mats, const float *X,
+                            const moee_qrows *Xq, const int32_t *x_rows, int64_t n, float *const *Y, void *scratch);
+
 /* x_rows == NULL means rows 0..n-1 (that is moee_matmul). */
 void moee_matmul_gather(moee_team *team, const moee_matrix *W, const float *X, const int32_t *x_rows,
                         int64_t n, float *Y, void *scratch) {
-    moee_matmul_gather2(team, W, NULL, X, x_rows, n, Y, NULL, scratch);
+    moee_matmul_gather2(team, W, NULL, X, NULL, x_rows, n, Y, NULL, scratch);
 }
 
 /* B may be NULL (one matrix). */
 void moee_matmul_gather2(moee_team *team, const moee_matrix *A, const moee_matrix *B, const float *X,
-                         const int32_t *x_rows, int64_t n, float *YA, float *YB, void *scratch) {
+                         const moee_qrows *Xq, const int32_t *x_rows, int64_t n, float *YA, float *YB,
+                         void *scratch) {
     const moee_matrix *W[2] = {A, B};
     float *Y[2] = {YA, YB};
-    moee_matmul_gather_n(team, W, 2, X, x_rows, n, Y, scratch);
+    matmul_gather_q(team, W, 2, X, Xq, x_rows, n, Y, scratch);
 }
 
 /* One call's work, shared out by the team: first the activation rows are quantized
@@ -126,6 +131,7 @@ typedef struct {
     int n_mats;
     int64_t first_block[MAX_MATS + 1];   /* matrix m's row blocks: first_block[m] .. first_block[m+1]-1 */
     const float *X;
+    const moee_qrows *Xq;   /* the rows already quantized, or NULL */
     const int32_t *x_rows;
     int64_t n;
     float *const *Y;
@@ -134,7 +140,8 @@ typedef struct {
 
 static void quantize_task(void *arg, int64_t t0, int64_t t1, int thread) {
     const matmul_job *job = arg;
-    moee_quantize_x_tokens(&job->qx, job->X, job->x_rows, t0, t1);
+    if (job->Xq) moee_quantize_x_gather_tokens(&job->qx, job->Xq, job->x_rows, t0, t1);
+    else moee_quantize_x_tokens(&job->qx, job->X, job->x_rows, t0, t1);
 }
 
 static void blocks_task(void *arg, int64_t begin, int64_t end, int thread) {
@@ -159,12 +166,18 @@ static void blocks_task(void *arg, int64_t begin, int64_t end, int thread) {
 
 void moee_matmul_gather_n(moee_team *team, const moee_matrix *const *W, int n_mats, const float *X,
                           const int32_t *x_rows, int64_t n, float *const *Y, void *scratch) {
+    matmul_gather_q(team, W, n_mats, X, NULL, x_rows, n, Y, scratch);
+}
+
+static void matmul_gather_q(moee_team *team, const moee_matrix *const *W, int n_mats, const float *X,
+                            const moee_qrows *Xq, const int32_t *x_rows, int64_t n, float *const *Y, void *scratch) {
     if (n <= 0 || n_mats <= 0 || !W[0]) return;
     for (int m0 = MAX_MATS; m0 < n_mats; m0 += MAX_MATS)   /* (more than MAX_MATS: in groups) */
-        moee_matmul_gather_n(team, W + m0, n_mats - m0 < MAX_MATS ? n_mats - m0 : MAX_MATS, X, x_rows, n,
-                             Y + m0, scratch);
+        matmul_gather_q(team, W + m0, n_mats - m0 < MAX_MATS ? n_mats - m0 : MAX_MATS, X, Xq, x_rows, n,
+                        Y + m0, scratch);
+    if (Xq && Xq->cols != W[0]->cols) Xq = NULL;   /* (misuse: quantize X instead) */
     matmul_job job = {.v = moee_kernels_current(), .W = W, .n_mats = n_mats < MAX_MATS ? n_mats : MAX_MATS,
-                      .X = X, .x_rows = x_rows, .n = n, .Y = Y};
+                      .X = X, .Xq = Xq, .x_rows = x_rows, .n = n, .Y = Y};
     int64_t macs = 0, quantized = 0;
     job.first_block[0] = 0;
     for (int m = 0; m < job.n_mats; m++) {

@@ -41,6 +41,23 @@ size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols);
  * scaled (kernels/matmul.c). */
 void moee_matmul(moee_team *team, const moee_matrix *W, const float *X, int64_t n_tokens, float *Y, void *scratch);
 
+/* Activation rows quantized once to Q8_0 blocks (ggml's reference quantizer), token
+ * by token, for several expert-grouped matmuls that each take some of the rows: a MoE
+ * layer's routed experts read every token's normed row k times, and copying its
+ * quantized row is much cheaper than quantizing it again (the float rows of a large
+ * batch do not fit in the caches). Row t: its 32-blocks at qs + t * cols; block b's
+ * scale, sum and first-half sum at [t * (cols / 32) + b]. */
+typedef struct {
+    int64_t n, cols;
+    int8_t *qs;
+    float *d;
+    int32_t *sum, *sum16;
+} moee_qrows;
+size_t moee_qrows_bytes(int64_t n, int64_t cols);
+/* Quantizes the n rows of X (cols a multiple of 32) into buf (moee_qrows_bytes(n,
+ * cols) bytes, any alignment), the rows shared out over the team. */
+void moee_quantize_rows(moee_team *team, const float *X, int64_t n, int64_t cols, void *buf, moee_qrows *q);
+
 /* Expert-grouped variant: Y[i][r] = W[r] . X[x_rows[i]] for i < n, X rows of
  * W->cols floats, Y compact [n][W->rows]. Gives bit-identical rows to moee_matmul. */
 void moee_matmul_gather(moee_team *team, const moee_matrix *W, const float *X, const int32_t *x_rows,
@@ -49,9 +66,12 @@ void moee_matmul_gather(moee_team *team, const moee_matrix *W, const float *X, c
 /* Two matrices with the same input columns (an expert's gate and up) applied to the
  * same gathered rows: YA = moee_matmul_gather(A, ...), YB = moee_matmul_gather(B, ...),
  * bit for bit, but the rows are read and quantized once. x_rows may be NULL (rows
- * 0..n-1); B may be NULL (then it is moee_matmul_gather). A->cols must equal B->cols. */
+ * 0..n-1); B may be NULL (then it is moee_matmul_gather). A->cols must equal B->cols.
+ * Xq, if not NULL, holds X's rows already quantized (moee_quantize_rows, with
+ * Xq->cols == A->cols): quantized weights take them from there, bit for bit the same. */
 void moee_matmul_gather2(moee_team *team, const moee_matrix *A, const moee_matrix *B, const float *X,
-                         const int32_t *x_rows, int64_t n, float *YA, float *YB, void *scratch);
+                         const moee_qrows *Xq, const int32_t *x_rows, int64_t n, float *YA, float *YB,
+                         void *scratch);
 
 /* The general form of gather2: n_mats matrices with the same input columns (q, k and
  * v of an attention layer) applied to the same rows, Y[m] = moee_matmul_gather(W[m], ...)

@@ -97,28 +97,100 @@ void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx)
     qx->sum16 = sum16;
 }
 
-void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1) {
-    const moee_kernel_variant *v = moee_kernels_current();
-    const int64_t n = qx->n_tokens, n_pad = qx->n_pad, cols = qx->cols, n_blocks = qx->n_blocks;
-    /* the layout's own buffers, which this function fills */
-    int8_t *qs = (int8_t *)qx->qs;
-    float *d = (float *)qx->d;
-    int32_t *sum = (int32_t *)qx->sum, *neg_sum8 = (int32_t *)qx->neg_sum8, *neg_sum128 = (int32_t *)qx->neg_sum128;
-    int32_t *sum16 = (int32_t *)qx->sum16;
-    for (int64_t t = t0; t < t1; t++) {
-        if (t >= n) {                                /* pad token: all zero */
-            memset(qs + t * cols, 0, (size_t)cols);
-            for (int64_t b = 0; b < n_blocks; b++) d[b * n_pad + t] = 0.0f, sum[b * n_pad + t] = sum16[b * n_pad + t] = 0;
-        } else {
-            const float *x = X + (x_rows ? (int64_t)x_rows[t] : t) * cols;
-            if (!v->quantize_row(x, n_blocks, qs + t * cols, d + t, sum + t, sum16 + t, n_pad))
-                quantize_row_nonfinite(x, n_blocks, qs + t * cols, d + t, sum + t, sum16 + t, n_pad);
-        }
-        for (int64_t i = t; i < n_blocks * n_pad; i += n_pad) {   /* |sum| <= 32 * 128: no overflow */
-            neg_sum8[i] = -8 * sum[i];
-            neg_sum128[i] = -128 * sum[i];
-        }
+/* One row of floats quantized with the current variant, ggml's bytes in every one. */
+static void quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
+                         int64_t stride) {
+    if (!moee_kernels_current()->quantize_row(x, n_blocks, qs, d, sum, sum16, stride))
+        quantize_row_nonfinite(x, n_blocks, qs, d, sum, sum16, stride);
+}
+
+/* The layout's own buffers, which the functions below fill. */
+typedef struct {
+    int8_t *qs;
+    float *d;
+    int32_t *sum, *sum16, *neg_sum8, *neg_sum128;
+} qx_buffers;
+
+static qx_buffers buffers_of(const moee_qx *qx) {
+    return (qx_buffers){(int8_t *)qx->qs, (float *)qx->d, (int32_t *)qx->sum, (int32_t *)qx->sum16,
+                        (int32_t *)qx->neg_sum8, (int32_t *)qx->neg_sum128};
+}
+
+/* Token t of qx: a pad token (t >= n_tokens) is all zero; then, for every token,
+ * the sums' scaled forms the x86 kernels start from. */
+static void finish_token(const moee_qx *qx, const qx_buffers *o, int64_t t) {
+    const int64_t n_pad = qx->n_pad, n_blocks = qx->n_blocks;
+    if (t >= qx->n_tokens) {
+        memset(o->qs + t * qx->cols, 0, (size_t)qx->cols);
+        for (int64_t b = 0; b < n_blocks; b++)
+            o->d[b * n_pad + t] = 0.0f, o->sum[b * n_pad + t] = o->sum16[b * n_pad + t] = 0;
     }
+    for (int64_t i = t; i < n_blocks * n_pad; i += n_pad) {   /* |sum| <= 32 * 128: no overflow */
+        o->neg_sum8[i] = -8 * o->sum[i];
+        o->neg_sum128[i] = -128 * o->sum[i];
+    }
+}
+
+void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1) {
+    const qx_buffers o = buffers_of(qx);
+    const int64_t n_pad = qx->n_pad, cols = qx->cols;
+    for (int64_t t = t0; t < t1; t++) {
+        if (t < qx->n_tokens)
+            quantize_row(X + (x_rows ? (int64_t)x_rows[t] : t) * cols, qx->n_blocks, o.qs + t * cols, o.d + t,
+                         o.sum + t, o.sum16 + t, n_pad);
+        finish_token(qx, &o, t);
+    }
+}
+
+void moee_quantize_x_gather_tokens(const moee_qx *qx, const moee_qrows *Xq, const int32_t *x_rows, int64_t t0,
+                                   int64_t t1) {
+    const qx_buffers o = buffers_of(qx);
+    const int64_t n_pad = qx->n_pad, cols = qx->cols, n_blocks = qx->n_blocks;
+    for (int64_t t = t0; t < t1; t++) {
+        if (t < qx->n_tokens) {
+            const int64_t r = x_rows ? (int64_t)x_rows[t] : t;
+            memcpy(o.qs + t * cols, Xq->qs + r * cols, (size_t)cols);
+            for (int64_t b = 0; b < n_blocks; b++) {
+                o.d[b * n_pad + t] = Xq->d[r * n_blocks + b];
+                o.sum[b * n_pad + t] = Xq->sum[r * n_blocks + b];
+                o.sum16[b * n_pad + t] = Xq->sum16[r * n_blocks + b];
+            }
+        }
+        finish_token(qx, &o, t);
+    }
+}
+
+/* ---- rows quantized once (moee_quantize_rows) ---- */
+
+size_t moee_qrows_bytes(int64_t n, int64_t cols) {
+    if (n < 1) n = 1;
+    const int64_t n_blocks = round_up(cols, MOEE_QK) / MOEE_QK;
+    return 64 + align64((size_t)(n * n_blocks * MOEE_QK)) + 3 * align64((size_t)(n * n_blocks) * sizeof(int32_t));
+}
+
+typedef struct { const float *X; const moee_qrows *q; } qrows_job;
+
+static void qrows_task(void *arg, int64_t t0, int64_t t1, int thread) {
+    const qrows_job *job = arg;
+    const moee_qrows *q = job->q;
+    const int64_t nb = q->cols / MOEE_QK;
+    for (int64_t t = t0; t < t1; t++)
+        quantize_row(job->X + t * q->cols, nb, q->qs + t * q->cols, q->d + t * nb, q->sum + t * nb,
+                     q->sum16 + t * nb, 1);
+}
+
+void moee_quantize_rows(moee_team *team, const float *X, int64_t n, int64_t cols, void *buf, moee_qrows *q) {
+    const int64_t n_blocks = cols / MOEE_QK;
+    uint8_t *base = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+    const size_t per_block = align64((size_t)((n < 1 ? 1 : n) * n_blocks) * sizeof(int32_t));
+    q->n = n;
+    q->cols = cols;
+    q->qs = (int8_t *)base;
+    q->d = (float *)(base + align64((size_t)((n < 1 ? 1 : n) * n_blocks * MOEE_QK)));
+    q->sum = (int32_t *)((uint8_t *)q->d + per_block);
+    q->sum16 = (int32_t *)((uint8_t *)q->sum + per_block);
+    qrows_job job = {X, q};
+    moee_team_for(n * cols >= ((int64_t)1 << 16) ? team : NULL, n, 16, qrows_task, &job);
 }
 
 void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols, void *scratch, moee_qx *qx) {

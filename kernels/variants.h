@@ -55,6 +55,10 @@ typedef struct {
  * are independent: threads may fill different ones at once. */
 void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx);
 void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1);
+/* As moee_quantize_x_tokens, with row i copied from the already quantized row
+ * x_rows[i] (i when x_rows is NULL) of Xq: the same bytes. */
+void moee_quantize_x_gather_tokens(const moee_qx *qx, const moee_qrows *Xq, const int32_t *x_rows, int64_t t0,
+                                   int64_t t1);
 /* Both at once, on the calling thread. */
 void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols, void *scratch, moee_qx *qx);
 

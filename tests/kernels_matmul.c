@@ -189,7 +189,7 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
             float *GA = malloc((size_t)((n + 1) * rows) * sizeof(float));
             float *GB = malloc((size_t)((n + 1) * (rows + 3)) * sizeof(float));
             moee_matmul_gather(NULL, &W2, X, idx, n + 1, G2, scratch_g);
-            moee_matmul_gather2(NULL, &W, &W2, X, idx, n + 1, GA, GB, scratch_g);
+            moee_matmul_gather2(NULL, &W, &W2, X, NULL, idx, n + 1, GA, GB, scratch_g);
             CHECKF(bits_equal(GA, G, (n + 1) * rows) && bits_equal(GB, G2, (n + 1) * (rows + 3)),
                    "%s %s + %s: gather2 differs from two gathers", name, tt->name, moee_type(other_type)->name);
             /* gather_n with three matrices (q, k, v), one of them skipped (NULL) */
@@ -201,6 +201,20 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
                    bits_equal(G3, G, (n + 1) * rows),
                    "%s %s + %s: gather_n differs from gathers", name, tt->name, moee_type(other_type)->name);
             free(G3);
+            /* the rows quantized once (moee_quantize_rows, on a team of 2) give the same bits */
+            void *qbuf = malloc(moee_qrows_bytes(n, cols));
+            moee_qrows xq;
+            moee_team *team2;
+            CHECK(moee_team_create(2, &team2) == 0);
+            moee_quantize_rows(team2, X, n, cols, qbuf, &xq);
+            memset(GA, 0, (size_t)((n + 1) * rows) * sizeof(float));
+            memset(GB, 0, (size_t)((n + 1) * (rows + 3)) * sizeof(float));
+            moee_matmul_gather2(team2, &W, &W2, X, &xq, idx, n + 1, GA, GB, scratch_g);
+            CHECKF(bits_equal(GA, G, (n + 1) * rows) && bits_equal(GB, G2, (n + 1) * (rows + 3)),
+                   "%s %s + %s: gather2 from rows quantized once differs", name, tt->name,
+                   moee_type(other_type)->name);
+            moee_team_free(team2);
+            free(qbuf);
             free((void *)W2.data); free(G2); free(GA); free(GB);
         }
         free(idx); free(G); free(scratch_g);
@@ -260,6 +274,15 @@ static void test_quantize_rows(void) {
             }
         }
         CHECKF(ok, "%s quantize_row != reference quantizer", variant_names[vi]);
+        /* a NaN or an infinity anywhere in the row: reported, not converted */
+        const float bad[3] = {NAN, INFINITY, -INFINITY};
+        for (int i = 0; i < 3; i++) {
+            float y[NB * MOEE_QK];
+            memcpy(y, x, sizeof y);
+            y[5 * MOEE_QK + 3 + 9 * i] = bad[i];
+            CHECKF(v->quantize_row(y, NB, qs, d, sum, sum16, 2) == 0, "%s quantize_row: %g not reported",
+                   variant_names[vi], (double)bad[i]);
+        }
     }
 }
 

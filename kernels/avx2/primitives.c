@@ -187,10 +187,9 @@ static inline int32_t reduce_add8_epi32(__m256i s) {
 int moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
                            int64_t stride) {
     const __m256 sign_bit = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    __m256 nonfinite = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; b++) {
         __m256 v[4];
-        __m256 amax = _mm256_setzero_ps();
+        __m256 amax = _mm256_setzero_ps(), nonfinite = _mm256_setzero_ps();
         for (int k = 0; k < 4; k++) {
             v[k] = _mm256_loadu_ps(x + b * MOEE_QK + 8 * k);
             /* v - v is NaN exactly where v is NaN or infinite */
@@ -199,6 +198,7 @@ int moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *
             /* max|x| ignoring NaN like fmaxf: vmaxps returns its second operand on NaN */
             amax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[k]), amax);
         }
+        if (_mm256_movemask_ps(nonfinite)) return 0;   /* stop before converting */
         const float dd = reduce_max8(amax) / 127.0f;
         const float id = dd ? 1.0f / dd : 0.0f;
         __m256i q[4];
@@ -221,5 +221,5 @@ int moee_avx2_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *
         sum16[b * stride] = s16;
         sum[b * stride] = s16 + reduce_add8_epi32(_mm256_add_epi32(q[2], q[3]));
     }
-    return !_mm256_movemask_ps(nonfinite);
+    return 1;
 }

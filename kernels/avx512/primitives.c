@@ -144,12 +144,11 @@ void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, in
 int moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
                              int64_t stride) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    __mmask16 nonfinite = 0;
     for (int64_t b = 0; b < n_blocks; b++) {
         const __m512 v0 = _mm512_loadu_ps(x + b * MOEE_QK), v1 = _mm512_loadu_ps(x + b * MOEE_QK + 16);
-        /* v - v is NaN exactly where v is NaN or infinite */
+        /* v - v is NaN exactly where v is NaN or infinite: then stop, before converting */
         const __m512 z0 = _mm512_sub_ps(v0, v0), z1 = _mm512_sub_ps(v1, v1);
-        nonfinite |= _mm512_cmp_ps_mask(z0, z1, _CMP_UNORD_Q);
+        if (_mm512_cmp_ps_mask(z0, z1, _CMP_UNORD_Q)) return 0;
         /* max|x| ignoring NaN like fmaxf: vmaxps returns its second operand on NaN */
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps())));
         const float dd = amax / 127.0f;
@@ -172,5 +171,5 @@ int moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float
         sum16[b * stride] = s16;
         sum[b * stride] = s16 + _mm512_reduce_add_epi32(q[1]);
     }
-    return !nonfinite;
+    return 1;
 }

@@ -150,10 +150,10 @@ void moee_neon_attention_head(const float *q, int64_t ld_q, const float *k, int6
  * is 0), q = roundf(x * id): FCVTAS rounds half away from zero, exactly like roundf. */
 int moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
                            int64_t stride) {
-    uint32x4_t finite = vdupq_n_u32(0xffffffffu);
     for (int64_t b = 0; b < n_blocks; b++) {
         float32x4_t v[8];
         float32x4_t amax = vdupq_n_f32(0.0f);
+        uint32x4_t finite = vdupq_n_u32(0xffffffffu);
         for (int k = 0; k < 8; k++) {
             v[k] = vld1q_f32(x + b * MOEE_QK + 4 * k);
             /* v - v is NaN (unequal to itself) exactly where v is NaN or infinite */
@@ -161,6 +161,7 @@ int moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *
             finite = vandq_u32(finite, vceqq_f32(z, z));
             amax = vmaxnmq_f32(amax, vabsq_f32(v[k]));   /* ignores NaN, like fmaxf */
         }
+        if (vminvq_u32(finite) == 0) return 0;   /* stop before converting */
         const float dd = vmaxvq_f32(amax) / 127.0f;
         const float id = dd ? 1.0f / dd : 0.0f;
         int32x4_t s = vdupq_n_s32(0);
@@ -179,5 +180,5 @@ int moee_neon_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *
         sum16[b * stride] = s16;
         sum[b * stride] = vaddvq_s32(s);
     }
-    return vminvq_u32(finite) != 0;
+    return 1;
 }
