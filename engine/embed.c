@@ -44,7 +44,7 @@ void moee_embed_options_init(moee_embed_options *o) {
     o->template_name = "none";
     o->pool = MOEE_POOL_LAST;
     o->rw_source = MOEE_RW_AUTO;
-    o->batch_tokens = 8192;
+    o->batch_tokens = MOEE_DEFAULT_BATCH_TOKENS;
     o->truncate = 1;
     o->standardize = MOEE_STANDARDIZE_AUTO;
     o->alpha = 1.0f;

@@ -114,7 +114,7 @@ static void api(moee_model *m) {
     moee_embed_options o;
     moee_embed_options_init(&o);
     CHECK(!strcmp(o.template_name, "none") && o.pool == MOEE_POOL_LAST && o.rw_source == MOEE_RW_AUTO &&
-          o.batch_tokens == 8192 && o.truncate == 1 && o.replace_invalid_utf8 == 0);
+          o.batch_tokens == MOEE_DEFAULT_BATCH_TOKENS && o.truncate == 1 && o.replace_invalid_utf8 == 0);
     o.template_name = "prompteol";
     moee_embed_counts counts;
     CHECKF(moee_embed_raw(m, &o, texts_a, lens, N_A, hs, rw, &counts, NULL, err, sizeof err) == 0, "%s", err);

@@ -85,7 +85,7 @@ static void usage(FILE *out) {
 "\n"
 "running:\n"
 "      --batch-tokens N    token budget of one forward batch; a longer text runs alone\n"
-"                          (default: 8192)\n"
+"                          (default: 3072)\n"
 "  -t, --threads N         threads (default: all cores); results never depend on it\n"
 "      --no-truncate       a text longer than the model's context is an error\n"
 "                          (default: keep the longest start of the text whose prompt fits,\n"

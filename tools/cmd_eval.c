@@ -121,7 +121,7 @@ static void usage(FILE *out) {
         "                        (default: auto = on for rw, moee, moee-sum; off for hs)\n"
         "  --rw-source auto|logits|probs   (default auto: as the paper's code per architecture)\n"
         "  --pool last|mean      (default last)\n"
-        "  --batch-tokens N      tokens per forward batch (default 8192)\n"
+        "  --batch-tokens N      tokens per forward batch (default 3072)\n"
         "  -t N                  threads (default: all cores); results do not depend on it\n");
 }
 
@@ -136,7 +136,7 @@ static int parse_options(int argc, char **argv, options *o) {
     o->standardize = MOEE_STANDARDIZE_AUTO;
     o->rw_source = MOEE_RW_AUTO;
     o->pool = MOEE_POOL_LAST;
-    o->batch_tokens = 8192;
+    o->batch_tokens = MOEE_DEFAULT_BATCH_TOKENS;
     const char *kinds = "hs,rw,moee,moee-sum", *alphas = "1";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -50,7 +50,7 @@ static void usage(FILE *out) {
 "      --replace-invalid   accepted for symmetry with moee embed (JSON text is valid UTF-8)\n"
 "  -t, --threads N         threads of the engine (default: all cores)\n"
 "      --batch-tokens N    token budget of one forward batch, and of the texts packed from\n"
-"                          several requests into one engine call (default: 8192)\n"
+"                          several requests into one engine call (default: 3072)\n"
 "\n"
 "server:\n"
 "      --host ADDR         address to listen on (default: 127.0.0.1)\n"

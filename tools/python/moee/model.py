@@ -125,7 +125,7 @@ class Model:
     # ---- embeddings ---------------------------------------------------------------
     def encode(self, sentences, kind="moee-sum", prompt="prompteol", template=None,
                instruction=None, pool="last", alpha=1.0, rw_source="auto", stats=None,
-               batch_tokens=8192, show_progress_bar=False, normalize_embeddings=False,
+               batch_tokens=None, show_progress_bar=False, normalize_embeddings=False,
                standardize="auto", truncate=True):
         """Embeddings of texts, as `moee embed` computes them.
 
@@ -166,7 +166,7 @@ class Model:
         return self._embed(("texts", texts), single, kind, a, normalize, "encode", want_stats=True)
 
     def encode_ids(self, ids, kind="moee-sum", pool="last", alpha=1.0, rw_source="auto",
-                   stats=None, batch_tokens=8192, show_progress_bar=False,
+                   stats=None, batch_tokens=None, show_progress_bar=False,
                    normalize_embeddings=False, standardize="auto", truncate=True):
         """Embeddings of token-id sequences, run exactly as given (no prompt, no
         special tokens added), as `moee embed --ids`. ids: one sequence of ints (result
@@ -340,7 +340,7 @@ class _Options:
             c.pool = _choice(opt["pool"], _lib.POOLS, "pool", what)
         if "rw_source" in opt:
             c.rw_source = _choice(opt["rw_source"], _lib.RW_SOURCES, "rw_source", what)
-        if "batch_tokens" in opt:
+        if opt.get("batch_tokens") is not None:   # None: the library's default
             b = opt["batch_tokens"]
             if not _is_int(b) or b < 1:
                 raise Error("%s: batch_tokens must be a positive integer, not %r" % (what, b))

@@ -25,7 +25,7 @@ class Stats:
 
     @classmethod
     def compute(cls, model, texts, prompt="prompteol", template=None, instruction=None,
-                pool="last", rw_source="auto", batch_tokens=8192, show_progress_bar=False):
+                pool="last", rw_source="auto", batch_tokens=None, show_progress_bar=False):
         """The statistics of texts (at least 2) as the model embeds them with these
         options (the same options later encode calls must use)."""
         return model._statistics(texts, False, dict(
@@ -34,7 +34,7 @@ class Stats:
             show_progress_bar=show_progress_bar), "Stats.compute")
 
     @classmethod
-    def compute_ids(cls, model, ids, pool="last", rw_source="auto", batch_tokens=8192,
+    def compute_ids(cls, model, ids, pool="last", rw_source="auto", batch_tokens=None,
                     show_progress_bar=False):
         """The statistics of token-id sequences (at least 2), as Stats.compute."""
         return model._statistics(ids, True, dict(
