@@ -18,7 +18,9 @@
 # Both run with --kind hs --prompt raw (the text as is, last-token hidden state).
 #
 # Environment: MOEE (the binary, default ./moee), MODELS (default /tmp/models; a
-# missing model is synthesized there as ARCH-full.q4_0.gguf, ~4-9 GB), THREADS
+# missing model is synthesized there as ARCH-full.TYPE.gguf, ~4-9 GB), TYPE (a
+# `moee synth --type` name: a weight type or a llama-quantize recipe such as q4_k_m;
+# default q4_0), THREADS
 # (default: all cores), WORKLOADS (default "short long"), COUNT (only the first
 # COUNT texts of each workload), LLAMA_CPP, BENCH_DIR (scratch, default /tmp/moee-bench).
 set -eu
@@ -28,6 +30,7 @@ models=${MODELS:-/tmp/models}
 dir=${BENCH_DIR:-/tmp/moee-bench}
 workloads=${WORKLOADS:-short long}
 threads=${THREADS:-$(getconf _NPROCESSORS_ONLN)}
+type=${TYPE:-q4_0}
 moee=${MOEE:-./moee}
 mkdir -p "$dir" "$models"
 [ -n "${MOEE:-}" ] || [ -x ./moee ] || make -s moee
@@ -44,7 +47,7 @@ gop_per_token() {
     esac
 }
 
-printf 'threads %s, int8 peak of %s threads at once: %s GOP/s; load average %s\n' "$threads" "$threads" "$peak" \
+printf 'weights %s, threads %s, int8 peak of %s threads at once: %s GOP/s; load average %s\n' "$type" "$threads" "$threads" "$peak" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %-6s %6s %7s %8s %8s %9s %7s %7s %9s %10s\n' model texts count tokens seconds cpu-s tokens/s GOP/s %peak \
     RSS/file "llama.cpp"
@@ -55,11 +58,11 @@ for arch in $archs; do
         deepseek) tok=tests/data/tokenizer/ggml-vocab-deepseek-llm.gguf.gz ;;
         *) echo "bench_embed: unknown architecture $arch" >&2; exit 1 ;;
     esac
-    model="$models/$arch-full.q4_0.gguf"
+    model="$models/$arch-full.$type.gguf"
     if [ ! -f "$model" ]; then
         gzip -dc "$tok" > "$dir/$arch-tokenizer.gguf"
         echo "synthesizing $model ..." >&2
-        "$moee" synth --arch "$arch" --shape full --type q4_0 --tokenizer "$dir/$arch-tokenizer.gguf" \
+        "$moee" synth --arch "$arch" --shape full --type "$type" --tokenizer "$dir/$arch-tokenizer.gguf" \
             -o "$model.part.gguf"
         mv "$model.part.gguf" "$model"
     fi
