@@ -159,11 +159,13 @@ test-neon:
 # fuzz: every libFuzzer target (clang, ASan + UBSan) for FUZZ_SECONDS each, one after
 # the other at the lowest priority, after replaying the long inputs of
 # tests/fuzz/gen_long.c (tests/fuzz/run.sh; logs and findings under build/fuzz/).
+# FUZZ_RUNS=N runs N executions per target instead of FUZZ_SECONDS.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
+FUZZ_RUNS ?=
 fuzz:
 	sh tests/fuzz/build.sh
-	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # bench: kernels against the machine's measured peak, then the tokenizer (MB/s).
 bench: $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_tokenizer

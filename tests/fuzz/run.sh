@@ -4,7 +4,11 @@
 #
 #   sh tests/fuzz/build.sh && sh tests/fuzz/run.sh 300            # every target
 #   sh tests/fuzz/run.sh 600 tokenizer_encode model               # some
+#   FUZZ_RUNS=10000000 sh tests/fuzz/run.sh 0 json gguf           # a number of executions each
 #
+# With FUZZ_RUNS set, each target runs that many executions (libFuzzer's -runs)
+# instead of SECONDS: a campaign with a required count per target, whatever else
+# the machine is doing (at nice 19 it mostly waits while other work runs).
 # Each target first replays, once, the long inputs of build/fuzz/long/NAME/ that
 # tests/fuzz/gen_long.c writes (a 100 KB added token, 4 MB words, deep nesting,
 # millions of ids: what inputs capped at 4-64 KB never reach), under the same
@@ -41,9 +45,15 @@ for t in $targets; do
             status=1
         fi
     fi
-    echo "fuzz_$t: $seconds s, log build/fuzz/$t.log"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        budget="-runs=$FUZZ_RUNS"
+        echo "fuzz_$t: $FUZZ_RUNS executions, log build/fuzz/$t.log"
+    else
+        budget="-max_total_time=$seconds"
+        echo "fuzz_$t: $seconds s, log build/fuzz/$t.log"
+    fi
     # shellcheck disable=SC2086
-    if ! nice -n 19 "build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    if ! nice -n 19 "build/fuzz/fuzz_$t" $budget -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" $extra \
             "build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" > "build/fuzz/$t.log" 2>&1; then
         echo "fuzz_$t: FOUND SOMETHING: see build/fuzz/$t.log and build/fuzz/artifacts/$t/"
