@@ -1,6 +1,7 @@
 /* avx512/matmul.c: the matrix products with AVX-512 (F, BW, VL, DQ) and VNNI.
  *
- * Quantized weights (Q8_0, Q4_0): a GEMM over tiles of 16 weight rows x 8 tokens.
+ * Quantized weights (Q8_0, Q4_0): a GEMM over tiles of 32 weight rows x 4 tokens
+ * (two packs of 16 rows; 16 x 8 where a call has only 16 rows left).
  *   The int8 instruction is vpdpbusd: in each 32-bit lane it multiplies 4 UNSIGNED
  *   bytes by 4 SIGNED bytes and adds the 4 products to the lane. To get one exact
  *   block sum per lane without any horizontal adds, the 16 rows' weight blocks are
@@ -10,7 +11,7 @@
  *       pack.q[b][g] = [row0 cols 4g..4g+3 | row1 cols 4g..4g+3 | ... | row15 ...]
  *   and the token's 4 bytes of the same columns are broadcast to every lane. Eight
  *   vpdpbusd (g = 0..7) then leave in lane i the whole block dot of row i. One packed
- *   weight vector serves 8 tokens; one broadcast activation serves 16 rows.
+ *   weight vector serves 4 tokens; one broadcast activation serves 32 rows.
  *   The weights are made unsigned in the pack, and the activations stay signed:
  *     Q8_0: u = w + 128 (flip the sign bit): sum u*x = sum w*x + 128 * sum x
  *     Q4_0: u = nibble (0..15), value u - 8:  sum (u-8)*x = sum u*x - 8 * sum x
@@ -277,7 +278,7 @@ static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 }
 
 /* ---- every other quantized type ----------------------------------------------------
- * The same tiles of 16 rows x 8 tokens over the type table's integer form
+ * The same tiles (32 rows x 4 tokens, or 16 x 8) over the type table's integer form
  * (kernels/matmul.c): the packer makes each row's 32 codes u (codes32, pack.h) and
  * reads the block's d, m, sc, mn from the table (moee_type_traits.scales); the
  * micro-kernel's lanes start from -offset * (activation sum) and get 8 vpdpbusd as
