@@ -294,7 +294,7 @@ static int list_datasets(const options *o, char ***out, int *count) {
         (*out)[(*count)++] = path;
     }
     closedir(dir);
-    qsort(*out, (size_t)*count, sizeof **out, compare_names);
+    if (*count > 1) qsort(*out, (size_t)*count, sizeof **out, compare_names);   /* (*out is NULL when empty) */
     if (!*count) {
         fprintf(stderr, "moee eval: %s: no dataset folders%s (a dataset folder holds test.jsonl)\n", o->data,
                 o->task || o->type >= 0 ? " matching --task/--type" : "");

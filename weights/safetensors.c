@@ -238,7 +238,8 @@ static int open_index(st_checkpoint *c, const char *index_path, char *err, size_
         free(path);
     }
     if (rc == 0) {
-        qsort(c->tensors, c->n_tensors, sizeof *c->tensors, by_name);
+        /* (a file may hold no tensors: qsort of a NULL array is undefined even for 0) */
+        if (c->n_tensors > 1) qsort(c->tensors, c->n_tensors, sizeof *c->tensors, by_name);
         for (size_t i = 0; i < map->u.object.count; i++) {
             const json_member *m = &map->u.object.members[i];
             const st_tensor *t = st_find(c, m->key);
@@ -289,7 +290,8 @@ static st_checkpoint *st_open_unchecked(const char *path, char *err, size_t err_
         rc = open_shard(c, path, err, err_size);
     }
     if (rc == 0) {
-        qsort(c->tensors, c->n_tensors, sizeof *c->tensors, by_name);
+        /* (a file may hold no tensors: qsort of a NULL array is undefined even for 0) */
+        if (c->n_tensors > 1) qsort(c->tensors, c->n_tensors, sizeof *c->tensors, by_name);
         for (size_t i = 1; i < c->n_tensors; i++) {
             if (!strcmp(c->tensors[i - 1].name, c->tensors[i].name)) {
                 snprintf(err, err_size, "%s: tensor '%.80s' appears twice", c->tensors[i].file, c->tensors[i].name);

@@ -113,7 +113,7 @@ static int check_nothing_left(const st_checkpoint *ck, const tensor_plan *plan, 
         }
     }
     if (!rc) {
-        qsort(names, k, sizeof *names, compare_names);
+        if (k > 1) qsort(names, k, sizeof *names, compare_names);
         for (size_t i = 0; i < st_count(ck); i++) {
             const st_tensor *s = st_at(ck, i);
             size_t len = strlen(s->name);
