@@ -371,6 +371,11 @@ static int load(loader *L) {
         char terr[256];
         m->tokenizer = tokenizer_load_gguf(m->file, terr, sizeof terr);
     }
+    /* ...but one that loads must only make ids the embedding has rows for */
+    if (m->tokenizer && tokenizer_vocab_size(m->tokenizer) > in->vocab_size) {
+        return fail(L, "the tokenizer has %d tokens, more than the %d rows of token_embd.weight",
+                    tokenizer_vocab_size(m->tokenizer), in->vocab_size);
+    }
     in->has_tokenizer = m->tokenizer != NULL;
     gguf_fingerprint(m->file, in->fingerprint);
     return 0;
