@@ -18,11 +18,7 @@ model=${1:-/tmp/models/olmoe-full.q4_0.gguf}; n=${2:-256}; batch=${3:-1024}; sha
 moee=${MOEE:-./moee}
 dir=$(mktemp -d /tmp/moee-bench-jobs-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-src=tests/data/eval/suite/STSBenchmark/test.jsonl
-sed -n 's/.*"sentence1": *"\([^"\\]*\)".*/\1/p' "$src" > "$dir/sentences.txt"
-: > "$dir/texts.txt"
-while [ "$(wc -l < "$dir/texts.txt")" -lt "$n" ]; do cat "$dir/sentences.txt" >> "$dir/texts.txt"; done
-head -n "$n" "$dir/texts.txt" > "$dir/t.txt"
+sh bench/sts_texts.sh "$n" "$dir/t.txt"
 cat "$model" > /dev/null   # into the page cache
 args="-m $model -i $dir/t.txt --kind moee-sum --prompt prompteol --batch-tokens $batch"
 threads=${THREADS:-1}   # one thread by default: on a shared machine the ratio is steadier

@@ -16,11 +16,7 @@ model=${1:-/tmp/models/olmoe-full.q4_0.gguf}; n=${2:-256}; rounds=${3:-2}
 dir=$(mktemp -d /tmp/moee-bench-python-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
-src=tests/data/eval/suite/STSBenchmark/test.jsonl
-sed -n 's/.*"sentence1": *"\([^"\\]*\)".*/\1/p' "$src" > "$dir/sentences.txt"
-: > "$dir/all.txt"
-while [ "$(wc -l < "$dir/all.txt")" -lt "$n" ]; do cat "$dir/sentences.txt" >> "$dir/all.txt"; done
-head -n "$n" "$dir/all.txt" > "$dir/texts.txt"
+sh bench/sts_texts.sh "$n" "$dir/texts.txt"
 
 cat > "$dir/embed.py" <<'PY'
 import sys, time

@@ -25,11 +25,7 @@ if [ ! -f "$model" ]; then
     ./moee synth --arch olmoe --shape full --type q4_0 --tokenizer "$dir/olmoe-tokenizer.gguf" -o "$model.part"
     mv "$model.part" "$model"
 fi
-src=tests/data/eval/suite/STSBenchmark/test.jsonl
-sed -n 's/.*"sentence1": *"\([^"\\]*\)".*/\1/p' "$src" > "$dir/sentences.txt"
-: > "$dir/texts.txt"
-while [ "$(wc -l < "$dir/texts.txt")" -lt "$n" ]; do cat "$dir/sentences.txt" >> "$dir/texts.txt"; done
-head -n "$n" "$dir/texts.txt" > "$dir/texts.n.txt"
+sh bench/sts_texts.sh "$n" "$dir/texts.n.txt"
 opts="--kind hs --prompt prompteol"
 
 echo "== moee embed: $n texts"
