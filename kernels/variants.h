@@ -120,6 +120,13 @@ static inline int tile_rows(const moee_matrix *W, int64_t rt, int size, int64_t 
     return n;
 }
 
+/* For prefetching the weight rows one tile ahead (kernels/avx2/pack.h): the distance
+ * in bytes from a tile's rows (ending before row end_row) to the rows `distance` rows
+ * further on, or 0 when those are not all in W (the last tiles prefetch nothing). */
+static inline size_t rows_ahead(const moee_matrix *W, int64_t end_row, int64_t distance) {
+    return end_row + distance <= W->rows ? (size_t)distance * moee_type_row_bytes(W->type, W->cols) : 0;
+}
+
 /* The quantized types whose x86 GEMM goes through the generic per-type kernels (every
  * quantized type but Q8_0 and Q4_0, which have hand-tuned tiles): each x86 variant defines
  * rows_<T> for every one of them and picks it with this list. */

@@ -42,11 +42,11 @@ typedef struct {
 
 /* Packs blocks [b0, b0 + nb) of rows row[0..7] of W (n_blocks blocks per row). */
 INLINE void pack_weights(uint32_t type, const moee_matrix *W, const int64_t row[PACK_ROWS], int64_t n_blocks,
-                         int64_t b0, int64_t nb, weight_pack *pack) {
+                         int64_t b0, int64_t nb, weight_pack *pack, size_t ahead) {
     const uint8_t *blk[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++)
         blk[i] = (const uint8_t *)W->data + (size_t)(row[i] * n_blocks + b0) * pack_block_bytes(type);
-    pack_rows8(type, 0, blk, nb, &pack->q[0][0][0][0], sizeof pack->q[0], sizeof pack->q[0][0], pack->d[0], PACK_ROWS);
+    pack_rows8(type, 0, blk, nb, &pack->q[0][0][0][0], sizeof pack->q[0], sizeof pack->q[0][0], pack->d[0], PACK_ROWS, ahead);
 }
 
 /* The exact block sums of packed block pb (block b of the activations) for tokens
@@ -101,9 +101,10 @@ INLINE void quant_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, f
         const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
         const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         float *y_tile = Y + rt * PACK_ROWS;          /* token t's 8 outputs: y_tile + t * W->rows */
+        const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
         for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
             const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-            pack_weights(type, W, row, qx->n_blocks, b0, nb, pack);
+            pack_weights(type, W, row, qx->n_blocks, b0, nb, pack, ahead);
             for (int64_t t0 = 0; t0 < qx->n_tokens; t0 += 4) {
                 const int n_tok = qx->n_tokens - t0 < 4 ? (int)(qx->n_tokens - t0) : 4;
                 __m256 acc[4];
@@ -168,7 +169,7 @@ INLINE __m256i dot_lanes(uint32_t type, __m256i w, __m256i x) {
 
 /* Y for rows row[0..7] and the nt (1 or 2) tokens of qx. */
 INLINE void few_tokens_tile(uint32_t type, int nt, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows,
-                            const moee_qx *qx, float *Y) {
+                            const moee_qx *qx, float *Y, size_t ahead) {
     const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const size_t bb = pack_block_bytes(type);
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -180,6 +181,7 @@ INLINE void few_tokens_tile(uint32_t type, int nt, const moee_matrix *W, const i
             memcpy(&d16[i], blk[i], 2);
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d16));
+        if (ahead) prefetch_rows8(blk, ahead);
         for (int j = 0; j < nt; j++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(qx->qs + j * qx->cols + b * MOEE_QK));
             __m256i isum = reduce8(dot_lanes(type, pack_block_values(type, 0, blk[0]), x),
@@ -203,8 +205,9 @@ INLINE void few_tokens_rows(uint32_t type, const moee_matrix *W, const moee_qx *
     for (int64_t rt = rt0; rt < rt1; rt++) {
         int64_t row[PACK_ROWS];
         const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
-        if (qx->n_tokens == 1) few_tokens_tile(type, 1, W, row, n_rows, qx, Y);
-        else few_tokens_tile(type, 2, W, row, n_rows, qx, Y);
+        const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
+        if (qx->n_tokens == 1) few_tokens_tile(type, 1, W, row, n_rows, qx, Y, ahead);
+        else few_tokens_tile(type, 2, W, row, n_rows, qx, Y, ahead);
     }
 }
 static void few_tokens_q8_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
@@ -232,12 +235,14 @@ typedef struct {
 } generic_pack;
 
 INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
-                         int64_t b0, int64_t nb, generic_pack *pack) {
+                         int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const uint8_t *rp[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
     const __m256i off = _mm256_set1_epi8((char)tt->offset);
     for (int64_t pb = 0; pb < nb; pb++) {
+        if (ahead)   /* about the same columns of the rows one tile on */
+            prefetch_rows8(rp, (size_t)(b0 + pb) * row_bytes / (size_t)(W->cols / MOEE_QK) + ahead);
         __m256i r[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) r[i] = _mm256_sub_epi8(codes32(type, rp[i], b0 + pb), off);
@@ -280,9 +285,10 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
     const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
     const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     float *y_tile = Y + rt * PACK_ROWS;
+    const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
     for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
         const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-        pack_generic(type, tt, W, row, b0, nb, &pack);
+        pack_generic(type, tt, W, row, b0, nb, &pack, ahead);
         for (int64_t t0 = 0; t0 < qx->n_tokens; t0 += 4) {
             const int n_tok = qx->n_tokens - t0 < 4 ? (int)(qx->n_tokens - t0) : 4;
             __m256 acc[4];
@@ -372,7 +378,7 @@ static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, i
                                int64_t t) {
     weight_pack pack;
     int64_t row[PACK_ROWS] = {r, r, r, r, r, r, r, r}, t0 = t / 4 * 4;
-    pack_weights(type, W, row, qx->n_blocks, b, 1, &pack);
+    pack_weights(type, W, row, qx->n_blocks, b, 1, &pack, 0);
     __m256i isum[4];
     tile_block_sums(type, &pack, 0, qx, t0, b, isum);
     int32_t lanes[8];
@@ -386,7 +392,7 @@ int32_t moee_avx2_block_dot(const moee_matrix *W, int64_t r, int64_t b, const mo
         generic_pack pack;
         int64_t row[PACK_ROWS];
         for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
-        pack_generic(W->type, tt, W, row, b, 1, &pack);
+        pack_generic(W->type, tt, W, row, b, 1, &pack, 0);
         const __m256i isum = generic_isum(tt->sub16, &pack, 0, qx->qs + t * qx->cols + b * MOEE_QK);
         int32_t lanes[8];
         _mm256_storeu_si256((__m256i *)lanes, isum);

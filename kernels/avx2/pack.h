@@ -17,6 +17,17 @@ static inline __attribute__((always_inline)) size_t pack_block_bytes(uint32_t ty
     return type == MOEE_TYPE_Q8_0 ? sizeof(moee_block_q8_0) : sizeof(moee_block_q4_0);
 }
 
+/* Weights are read once per matmul call, straight from memory (a model is far larger
+ * than the caches), and a tile reads 8-32 rows side by side: more interleaved streams
+ * than the hardware prefetchers follow. So while a tile works on one block of its
+ * rows it asks for the same block of the rows one tile further on, `ahead` bytes
+ * later (rows are stored one after the other; 0: no next tile). With few tokens per
+ * call this more than halves the time of a short text's forward pass. */
+static inline __attribute__((always_inline)) void prefetch_rows8(const uint8_t *const row[8], size_t offset) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) _mm_prefetch((const char *)row[i] + offset, _MM_HINT_T0);
+}
+
 /* A block's 32 values as bytes: Q8_0 the int8 values (with the sign bit flipped,
  * i.e. + 128 as unsigned, if flip_q8), Q4_0 the nibbles 0..15 in element order. */
 static inline __attribute__((always_inline)) __m256i pack_block_values(uint32_t type, int flip_q8,
@@ -37,10 +48,12 @@ static inline __attribute__((always_inline)) __m256i pack_block_values(uint32_t 
  * different strides (AVX-512 interleaves two such 8-row halves). */
 static inline __attribute__((always_inline)) void pack_rows8(uint32_t type, int flip_q8, const uint8_t *const blk[8],
                                                              int64_t nb, uint8_t *q, size_t block_stride,
-                                                             size_t group_stride, float *d, size_t d_stride) {
+                                                             size_t group_stride, float *d, size_t d_stride,
+                                                             size_t ahead) {
     const size_t bb = pack_block_bytes(type);
     for (int64_t b = 0; b < nb; b++) {
         const size_t off = (size_t)b * bb;
+        if (ahead) prefetch_rows8(blk, off + ahead);
         uint16_t d16[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) memcpy(&d16[i], blk[i] + off, 2);

@@ -21,8 +21,10 @@
  *   Then, per (token, row), acc = acc + (float)isum * (d_w * d_x) in block order, the
  *   scalar oracle's exact sequence: the output is bit-identical to scalar.
  *   A last partial tile of tokens computes the zero pad tokens of the scratch and
- *   does not store them. With only 1-3 tokens the weights are not repacked (see
- *   "few tokens" below): same integers, same float sequence, same bits.
+ *   does not store them. With few tokens the pack is not stored: Q4_0 with up to 8
+ *   tokens is transposed in registers block by block, Q8_0 with 1-3 tokens is not
+ *   repacked at all (see below): same integers, same float sequence, same bits.
+ *   Each tile prefetches the rows of the next (kernels/avx2/pack.h, prefetch_rows8).
  *
  * Float weights (F32, F16, BF16) -- tiles of 4 rows x 4 tokens (the last n % 4
  * tokens one at a time), 16 columns per step:
@@ -43,6 +45,11 @@
 #define PACK_ROWS 16     /* weight rows per tile: one per 32-bit lane of a zmm */
 #define PACK_BLOCKS 64   /* blocks (2048 columns) packed at a time; longer rows go in chunks */
 
+/* Blocks packed at a time: with few tokens a pack serves few products, so keep it
+ * small enough to stay in L1 between being written and read (16 blocks of 16 rows:
+ * 8 KB); with many, pack whole rows of up to PACK_BLOCKS blocks. */
+static inline int64_t pack_chunk(const moee_qx *qx) { return qx->n_tokens < 16 ? 16 : PACK_BLOCKS; }
+
 /* Up to PACK_BLOCKS blocks of 16 weight rows, repacked (kernels/avx2/pack.h), with the
  * Q8_0 values made unsigned (+128). */
 typedef struct {
@@ -53,13 +60,13 @@ typedef struct {
 /* Packs blocks [b0, b0 + nb) of rows row[0..15] of W (n_blocks blocks per row), as
  * two halves of 8 rows. */
 INLINE void pack_weights(uint32_t type, const moee_matrix *W, const int64_t row[PACK_ROWS], int64_t n_blocks,
-                         int64_t b0, int64_t nb, weight_pack *pack) {
+                         int64_t b0, int64_t nb, weight_pack *pack, size_t ahead) {
     for (int half = 0; half < 2; half++) {
         const uint8_t *blk[8];
         for (int i = 0; i < 8; i++)
             blk[i] = (const uint8_t *)W->data + (size_t)(row[8 * half + i] * n_blocks + b0) * pack_block_bytes(type);
         pack_rows8(type, 1, blk, nb, &pack->q[0][0][8 * half][0], sizeof pack->q[0], sizeof pack->q[0][0],
-                   &pack->d[0][8 * half], PACK_ROWS);
+                   &pack->d[0][8 * half], PACK_ROWS, ahead);
     }
 }
 
@@ -173,10 +180,12 @@ INLINE void quant_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, f
         __mmask16 row_mask[2] = {0, 0};
         int64_t row[2][PACK_ROWS];
         for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
+        const size_t ahead = rows_ahead(W, (rt + R) * PACK_ROWS, R * PACK_ROWS);
         float *y_tile = Y + rt * PACK_ROWS;          /* token t's outputs: y_tile + t * W->rows */
-        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
-            const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-            for (int r = 0; r < R; r++) pack_weights(type, W, row[r], qx->n_blocks, b0, nb, &packs[r]);
+        const int64_t chunk = pack_chunk(qx);
+        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
+            const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
+            for (int r = 0; r < R; r++) pack_weights(type, W, row[r], qx->n_blocks, b0, nb, &packs[r], ahead);
             int64_t t0 = 0;
             if (R == 2) {
                 for (; t0 < qx->n_pad; t0 += 4)   /* n_pad is a multiple of MOEE_TOKEN_PAD = 4 */
@@ -200,9 +209,10 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
     quant_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1, packs);
 }
 
-/* ---- few tokens: no repacking ----------------------------------------------------
+/* ---- Q8_0 with few tokens: no repacking -----------------------------------------
  * With 1-3 tokens (common: a MoE expert often gets only a few of a short text's
- * tokens) packing the weights would cost more than the products. Instead each block
+ * tokens) packing the weights would cost more than the products (Q4_0 has its own
+ * few-token tile, below). Instead each block
  * dot is done in place: vpdpbusd of a row's 32 bytes with the token's 32 bytes leaves
  * 8 partial sums, and the 8 rows' partial sums are added up together (a transposing
  * horizontal add) into one vector of 8 exact block sums. The integers are the same
@@ -220,29 +230,24 @@ INLINE __m256i reduce8(__m256i v0, __m256i v1, __m256i v2, __m256i v3,
     return _mm256_add_epi32(_mm256_permute2x128_si256(e, f, 0x20), _mm256_permute2x128_si256(e, f, 0x31));
 }
 
-/* Block b of row r as 32 unsigned bytes (Q8_0: w + 128; Q4_0: nibbles). */
-INLINE __m256i row_block_u8(uint32_t type, const moee_matrix *W, int64_t r, int64_t n_blocks, int64_t b) {
-    const uint8_t *blk = (const uint8_t *)W->data + (size_t)(r * n_blocks + b) * pack_block_bytes(type);
-    if (type == MOEE_TYPE_Q8_0) return pack_block_values(type, 1, blk);
-    /* Q4_0: the 16 bytes in both halves, the high half shifted by a nibble (vpsrlvw) */
-    const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
-    const __m256i shift = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
-    return _mm256_and_si256(_mm256_srlv_epi16(q, shift), _mm256_set1_epi8(0x0f));
-}
-
 /* Y for rows row[0..7] and the nt (1..3) tokens of qx. */
 INLINE void few_tokens_tile(uint32_t type, int nt, const moee_matrix *W, const int64_t row[FEW_ROWS], int n_rows,
-                            const moee_qx *qx, float *Y) {
+                            const moee_qx *qx, float *Y, size_t ahead) {
+    const size_t bb = pack_block_bytes(type);
+    const uint8_t *first[FEW_ROWS];   /* the rows' first blocks */
+    for (int i = 0; i < FEW_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)(row[i] * qx->n_blocks) * bb;
     __m256 acc[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < qx->n_blocks; b++) {
+        const size_t off = (size_t)b * bb;
         __m256i w[FEW_ROWS];
         uint16_t d16[FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < FEW_ROWS; i++) {
-            w[i] = row_block_u8(type, W, row[i], qx->n_blocks, b);
-            memcpy(&d16[i], (const uint8_t *)W->data + (size_t)(row[i] * qx->n_blocks + b) * pack_block_bytes(type), 2);
+            w[i] = pack_block_values(type, 1, first[i] + off);   /* w + 128 */
+            memcpy(&d16[i], first[i] + off, 2);
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d16));
+        if (ahead) prefetch_rows8(first, off + ahead);
 #pragma GCC unroll 3
         for (int j = 0; j < nt; j++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(qx->qs + j * qx->cols + b * MOEE_QK));
@@ -265,16 +270,99 @@ INLINE void few_tokens_rows(uint32_t type, const moee_matrix *W, const moee_qx *
     for (int64_t rt = rt0; rt < rt1; rt++) {
         int64_t row[FEW_ROWS];
         const int n_rows = tile_rows(W, rt, FEW_ROWS, row);
-        if (qx->n_tokens == 1) few_tokens_tile(type, 1, W, row, n_rows, qx, Y);
-        else if (qx->n_tokens == 2) few_tokens_tile(type, 2, W, row, n_rows, qx, Y);
-        else few_tokens_tile(type, 3, W, row, n_rows, qx, Y);
+        const size_t ahead = rows_ahead(W, (rt + 1) * FEW_ROWS, FEW_ROWS);
+        if (qx->n_tokens == 1) few_tokens_tile(type, 1, W, row, n_rows, qx, Y, ahead);
+        else if (qx->n_tokens == 2) few_tokens_tile(type, 2, W, row, n_rows, qx, Y, ahead);
+        else few_tokens_tile(type, 3, W, row, n_rows, qx, Y, ahead);
     }
 }
 static void few_tokens_q8_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
     few_tokens_rows(MOEE_TYPE_Q8_0, W, qx, Y, rt0, rt1);
 }
-static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_tokens_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
+
+/* ---- Q4_0 with few tokens: the pack done in registers ---------------------------
+ * With up to FEW16_TOKENS tokens a row tile's packed weights would serve only a few
+ * products, so storing the pack and loading it back costs more than it saves. Here
+ * each block of 16 rows is transposed in registers and used at once: a row's 16
+ * nibble bytes are its 4 dwords, and dword k holds group k (low nibbles) and group
+ * k + 4 (high nibbles), so one 4 x 4 dword transpose per 128-bit lane (rows 4c + p
+ * loaded into lane c of vector p) gives the 8 group vectors of the packed layout,
+ * lane i = row i. Same integers and float sequence as the GEMM tile: same bits. */
+
+#define FEW16_TOKENS 8
+
+INLINE void few16_tile_q4_0(int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], __mmask16 row_mask,
+                            const moee_qx *qx, float *Y, size_t ahead) {
+    const size_t bb = sizeof(moee_block_q4_0);
+    const uint8_t *first[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)(row[i] * qx->n_blocks) * bb;
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[FEW16_TOKENS];
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < qx->n_blocks; b++) {
+        const size_t off = (size_t)b * bb;
+        __m512i z[4];
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            z[p] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(first[p] + off + 2)));
+            z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[4 + p] + off + 2)), 1);
+            z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[8 + p] + off + 2)), 2);
+            z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[12 + p] + off + 2)), 3);
+        }
+        const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+        const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+        const __m512i dw4[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                                _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+        __m512i q[8];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            q[k] = _mm512_and_si512(dw4[k], low4);
+            q[k + 4] = _mm512_and_si512(_mm512_srli_epi16(dw4[k], 4), low4);
+        }
+        uint16_t d16[PACK_ROWS];
+#pragma GCC unroll 16
+        for (int i = 0; i < PACK_ROWS; i++) memcpy(&d16[i], first[i] + off, 2);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+        if (ahead) {
+            prefetch_rows8(first, off + ahead);
+            prefetch_rows8(first + 8, off + ahead);
+        }
+        const int8_t *x = qx->qs + b * MOEE_QK;
+        const int32_t *corr = qx->neg_sum8 + b * qx->n_pad;
+        const float *dx = qx->d + b * qx->n_pad;
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++) {
+            __m512i isum = _mm512_set1_epi32(corr[j]);
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++)
+                isum = _mm512_dpbusd_epi32(isum, q[g],
+                                           _mm512_set1_epi32(*(const unaligned_i32 *)(x + j * qx->cols + 4 * g)));
+            /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]));
+            acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), scale));
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) _mm512_mask_storeu_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
+}
+
+static void few16_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    for (int64_t rt = rt0; rt < rt1; rt++) {
+        int64_t row[PACK_ROWS];
+        const __mmask16 row_mask = (__mmask16)((1u << tile_rows(W, rt, PACK_ROWS, row)) - 1);
+        const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
+        switch (qx->n_tokens) {
+        case 1: few16_tile_q4_0(1, W, row, row_mask, qx, Y, ahead); break;
+        case 2: few16_tile_q4_0(2, W, row, row_mask, qx, Y, ahead); break;
+        case 3: few16_tile_q4_0(3, W, row, row_mask, qx, Y, ahead); break;
+        case 4: few16_tile_q4_0(4, W, row, row_mask, qx, Y, ahead); break;
+        case 5: few16_tile_q4_0(5, W, row, row_mask, qx, Y, ahead); break;
+        case 6: few16_tile_q4_0(6, W, row, row_mask, qx, Y, ahead); break;
+        case 7: few16_tile_q4_0(7, W, row, row_mask, qx, Y, ahead); break;
+        default: few16_tile_q4_0(8, W, row, row_mask, qx, Y, ahead); break;
+        }
+    }
 }
 
 /* ---- every other quantized type ----------------------------------------------------
@@ -296,11 +384,16 @@ typedef struct {
 } generic_pack;
 
 INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
-                         int64_t b0, int64_t nb, generic_pack *pack) {
+                         int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const uint8_t *rp[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
     for (int64_t pb = 0; pb < nb; pb++) {
+        if (ahead) {   /* about the same columns of the rows one tile on */
+            const size_t off = (size_t)(b0 + pb) * row_bytes / (size_t)(W->cols / MOEE_QK) + ahead;
+            prefetch_rows8(rp, off);
+            prefetch_rows8(rp + 8, off);
+        }
         for (int half = 0; half < 2; half++) {
             __m256i r[8];
 #pragma GCC unroll 8
@@ -430,9 +523,11 @@ INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, cons
         int64_t row[2][PACK_ROWS];
         for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
         float *y_tile = Y + rt * PACK_ROWS;
-        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
-            const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-            for (int r = 0; r < R; r++) pack_generic(type, tt, W, row[r], b0, nb, &packs[r]);
+        const size_t ahead = rows_ahead(W, (rt + R) * PACK_ROWS, R * PACK_ROWS);
+        const int64_t chunk = pack_chunk(qx);
+        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
+            const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
+            for (int r = 0; r < R; r++) pack_generic(type, tt, W, row[r], b0, nb, &packs[r], ahead);
             int64_t t0 = 0;
             if (R == 2) {
                 for (; t0 < qx->n_pad; t0 += 4)
@@ -489,11 +584,14 @@ void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y,
         gk(W, qx, Y, r0 / PACK_ROWS, (r1 + PACK_ROWS - 1) / PACK_ROWS);
         return;
     }
-    const int few = qx->n_tokens < 4;
+    if (W->type == MOEE_TYPE_Q4_0 && qx->n_tokens <= FEW16_TOKENS) {
+        few16_q4_0(W, qx, Y, r0 / PACK_ROWS, (r1 + PACK_ROWS - 1) / PACK_ROWS);
+        return;
+    }
+    const int few = qx->n_tokens < 4;   /* (Q8_0 only: Q4_0 went to few16 above) */
     const int64_t tile = few ? FEW_ROWS : PACK_ROWS;   /* both divide MOEE_ROW_BLOCK */
     const int64_t rt0 = r0 / tile, rt1 = (r1 + tile - 1) / tile;
-    if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt0, rt1);
-    else if (few) few_tokens_q4_0(W, qx, Y, rt0, rt1);
+    if (few) few_tokens_q8_0(W, qx, Y, rt0, rt1);
     else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
     else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
@@ -505,7 +603,7 @@ static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, i
     weight_pack pack;
     int64_t row[PACK_ROWS], t0 = t / 4 * 4;
     for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
-    pack_weights(type, W, row, qx->n_blocks, b, 1, &pack);
+    pack_weights(type, W, row, qx->n_blocks, b, 1, &pack, 0);
     __m512i isum[4];
     tile_block_sums(type, &pack, 0, qx, t0, b, isum);
     int32_t lanes[16];
@@ -519,7 +617,7 @@ int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const 
         generic_pack pack;
         int64_t row[PACK_ROWS];
         for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
-        pack_generic(W->type, tt, W, row, b, 1, &pack);
+        pack_generic(W->type, tt, W, row, b, 1, &pack, 0);
         const int64_t at = b * qx->n_pad + t;
         const int8_t *x = qx->qs + t * qx->cols + b * MOEE_QK;
         switch (W->type) {
