@@ -185,6 +185,8 @@ static char *follow_links(const char *path) {
     return NULL;
 }
 
+#define OUT_BUFFER_BYTES ((size_t)2 << 20)
+
 int moee_out_open(moee_out *o, const char *path, char *err, size_t err_size) {
     memset(o, 0, sizeof *o);
     o->path = strdup(path);
@@ -239,6 +241,12 @@ int moee_out_open(moee_out *o, const char *path, char *err, size_t err_size) {
         moee_out_abort(o);
         return -1;
     }
+    /* Written 2 MB at a time: the page cache then holds the file in large folios, so a
+     * model written here (synth, convert) maps with huge pages when it is next run,
+     * instead of 4 KB pages: on a VM measured here the first touch of each 4 KB page
+     * of a mapping cost 1.4-1.7 s in all for a 3.9 GB model, in every new process. */
+    o->buf = malloc(OUT_BUFFER_BYTES);
+    if (o->buf) setvbuf(o->f, o->buf, _IOFBF, OUT_BUFFER_BYTES);
     return 0;
 }
 
@@ -283,7 +291,7 @@ int moee_out_commit_all(moee_out *const *outs, int n, char *err, size_t err_size
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        free(outs[i]->path); free(outs[i]->target); free(outs[i]->tmp_path);
+        free(outs[i]->path); free(outs[i]->target); free(outs[i]->tmp_path); free(outs[i]->buf);
         memset(outs[i], 0, sizeof *outs[i]);
     }
     return 0;
@@ -297,6 +305,6 @@ int moee_out_commit(moee_out *o, char *err, size_t err_size) {
 void moee_out_abort(moee_out *o) {
     if (o->f && o->f != stdout) fclose(o->f);
     if (o->tmp_path) unlink(o->tmp_path);
-    free(o->path); free(o->target); free(o->tmp_path);
+    free(o->path); free(o->target); free(o->tmp_path); free(o->buf);
     memset(o, 0, sizeof *o);
 }

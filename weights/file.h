@@ -50,6 +50,7 @@ typedef struct {
     char *target;     /* where the bytes land: path, or the end of its symlinks */
     char *tmp_path;   /* NULL when written straight */
     int failed;       /* a write failed: commit refuses */
+    char *buf;        /* the stream's buffer (regular files), freed on close */
 } moee_out;
 
 int moee_out_open(moee_out *o, const char *path, char *err, size_t err_size);
