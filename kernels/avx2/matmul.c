@@ -234,7 +234,7 @@ typedef struct {
     _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
 } generic_pack;
 
-INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
+INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
                          int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const uint8_t *rp[PACK_ROWS];
@@ -247,12 +247,9 @@ INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_m
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) r[i] = _mm256_sub_epi8(codes32(type, rp[i], b0 + pb), off);
         transpose8_store(r, &pack->q[pb][0][0][0], sizeof pack->q[0][0]);
-        for (int i = 0; i < PACK_ROWS; i++) {
-            int32_t sc[2], mn[2];
-            scales32(type, rp[i], b0 + pb, &pack->d[pb][i], &pack->m[pb][i], sc, mn);
-            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = sc[h]; pack->mn[pb][h][i] = mn[h]; }
-        }
     }
+    pack_scales(type, sub16, rp, PACK_ROWS, b0, nb, &pack->d[0][0], &pack->m[0][0], &pack->sc[0][0][0],
+                &pack->mn[0][0][0]);
 }
 
 /* sum over groups g0..g0+3 of the signed products of packed block pb with x */
@@ -288,7 +285,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
     const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
     for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
         const int64_t nb = qx->n_blocks - b0 < PACK_BLOCKS ? qx->n_blocks - b0 : PACK_BLOCKS;
-        pack_generic(type, tt, W, row, b0, nb, &pack, ahead);
+        pack_generic(type, sub16, tt, W, row, b0, nb, &pack, ahead);
         for (int64_t t0 = 0; t0 < qx->n_tokens; t0 += 4) {
             const int n_tok = qx->n_tokens - t0 < 4 ? (int)(qx->n_tokens - t0) : 4;
             __m256 acc[4];
@@ -392,7 +389,7 @@ int32_t moee_avx2_block_dot(const moee_matrix *W, int64_t r, int64_t b, const mo
         generic_pack pack;
         int64_t row[PACK_ROWS];
         for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
-        pack_generic(W->type, tt, W, row, b, 1, &pack, 0);
+        pack_generic(W->type, 1, tt, W, row, b, 1, &pack, 0);
         const __m256i isum = generic_isum(tt->sub16, &pack, 0, qx->qs + t * qx->cols + b * MOEE_QK);
         int32_t lanes[8];
         _mm256_storeu_si256((__m256i *)lanes, isum);

@@ -265,6 +265,61 @@ static inline __attribute__((always_inline)) void scales32(uint32_t type, const 
     }
 }
 
+/* Q4_K / Q5_K: the scales d and minimums m (scales32's) of all 8 blocks of the
+ * super-block at blk at once: the 12 bytes of 6-bit scales and minimums unpacked with
+ * byte shuffles (per block k: k < 4 low 6 bits of bytes k and k + 4; k >= 4 a nibble of
+ * byte k + 4 and the top 2 bits of bytes k - 4 and k), then d = d_super * scale and
+ * m = -(dmin_super * min): the same operations as scales32, on 8 lanes. */
+static inline __attribute__((always_inline)) void q45k_scales8(const uint8_t *blk, float d[8], float m[8]) {
+    const __m128i q = _mm_loadu_si128((const __m128i *)(blk + 4));   /* 12 scale bytes + 4 of the codes */
+    /* lanes 0-7 the scales' low bits, 8-15 the minimums' */
+    const __m128i a = _mm_shuffle_epi8(q, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    const __m128i low_mask = _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0);
+    const __m128i a_high_nibble = _mm_and_si128(_mm_srli_epi16(a, 4),
+                                                _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    const __m128i lo = _mm_or_si128(_mm_and_si128(a, low_mask), a_high_nibble);
+    /* the top 2 bits of bytes 0-3 (scales 4-7) and 4-7 (minimums 4-7), as bits 4-5 */
+    const __m128i b = _mm_shuffle_epi8(q, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    const __m128i v = _mm_or_si128(lo, _mm_and_si128(_mm_srli_epi16(b, 2), _mm_set1_epi8(0x30)));
+    const __m256 scale = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+    const __m256 minimum = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)));
+    _mm256_storeu_ps(d, _mm256_mul_ps(_mm256_set1_ps(f16_at(blk)), scale));
+    _mm256_storeu_ps(m, _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(blk + 2)), minimum),
+                                      _mm256_set1_ps(-0.0f)));
+}
+
+/* The scales of blocks b0..b0+nb-1 of n_rows rows (rp[i]: row i) into a pack's arrays:
+ * row i of packed block pb at d[pb * n_rows + i] (m likewise) and, for the types with
+ * two integer sub-scales (sub16), sc[(pb * 2 + h) * n_rows + i] (mn likewise). */
+static inline __attribute__((always_inline)) void pack_scales(uint32_t type, int sub16, const uint8_t *const rp[],
+                                                              int n_rows, int64_t b0, int64_t nb, float *d,
+                                                              float *m, int32_t *sc, int32_t *mn) {
+    const int q45k = type == MOEE_TYPE_Q4_K || type == MOEE_TYPE_Q5_K;
+    const size_t super_bytes = type == MOEE_TYPE_Q4_K ? sizeof(moee_block_q4_K) : sizeof(moee_block_q5_K);
+    for (int i = 0; i < n_rows; i++) {
+        for (int64_t pb = 0; pb < nb;) {
+            const int64_t b = b0 + pb;
+            if (q45k && b % 8 == 0 && pb + 8 <= nb) {   /* a whole super-block */
+                float d8[8], m8[8];
+                q45k_scales8(rp[i] + (size_t)(b / 8) * super_bytes, d8, m8);
+                for (int k = 0; k < 8; k++, pb++) {
+                    d[pb * n_rows + i] = d8[k];
+                    m[pb * n_rows + i] = m8[k];
+                }
+                continue;
+            }
+            int32_t s2[2], m2[2];
+            scales32(type, rp[i], b, &d[pb * n_rows + i], &m[pb * n_rows + i], s2, m2);
+            if (sub16)
+                for (int h = 0; h < 2; h++) {
+                    sc[(pb * 2 + h) * n_rows + i] = s2[h];
+                    mn[(pb * 2 + h) * n_rows + i] = m2[h];
+                }
+            pb++;
+        }
+    }
+}
+
 /* Stores the 8 groups (dwords) of 8 rows' 32-byte vectors transposed: group g of
  * the 8 rows at q + g * group_stride (32 bytes). */
 static inline __attribute__((always_inline)) void transpose8_store(const __m256i r[8], uint8_t *qb, size_t group_stride) {

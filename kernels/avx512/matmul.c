@@ -383,7 +383,7 @@ typedef struct {
     _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
 } generic_pack;
 
-INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
+INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
                          int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const uint8_t *rp[PACK_ROWS];
@@ -400,12 +400,9 @@ INLINE void pack_generic(uint32_t type, const moee_type_traits *tt, const moee_m
             for (int i = 0; i < 8; i++) r[i] = codes32(type, rp[8 * half + i], b0 + pb);
             transpose8_store(r, &pack->q[pb][0][8 * half][0], sizeof pack->q[0][0]);
         }
-        for (int i = 0; i < PACK_ROWS; i++) {
-            int32_t sc[2], mn[2];
-            scales32(type, rp[i], b0 + pb, &pack->d[pb][i], &pack->m[pb][i], sc, mn);
-            for (int h = 0; h < 2; h++) { pack->sc[pb][h][i] = sc[h]; pack->mn[pb][h][i] = mn[h]; }
-        }
     }
+    pack_scales(type, sub16, rp, PACK_ROWS, b0, nb, &pack->d[0][0], &pack->m[0][0], &pack->sc[0][0][0],
+                &pack->mn[0][0][0]);
 }
 
 /* The exact isums of packed block pb of R packs with NT tokens (broadcast activation
@@ -527,7 +524,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, cons
         const int64_t chunk = pack_chunk(qx);
         for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
             const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
-            for (int r = 0; r < R; r++) pack_generic(type, tt, W, row[r], b0, nb, &packs[r], ahead);
+            for (int r = 0; r < R; r++) pack_generic(type, sub16, tt, W, row[r], b0, nb, &packs[r], ahead);
             int64_t t0 = 0;
             if (R == 2) {
                 for (; t0 < qx->n_pad; t0 += 4)
@@ -617,7 +614,7 @@ int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const 
         generic_pack pack;
         int64_t row[PACK_ROWS];
         for (int i = 0; i < PACK_ROWS; i++) row[i] = r;
-        pack_generic(W->type, tt, W, row, b, 1, &pack, 0);
+        pack_generic(W->type, 1, tt, W, row, b, 1, &pack, 0);
         const int64_t at = b * qx->n_pad + t;
         const int8_t *x = qx->qs + t * qx->cols + b * MOEE_QK;
         switch (W->type) {
