@@ -192,8 +192,10 @@ static void matmul_gather_q(moee_team *team, const moee_matrix *const *W, int n_
         moee_quantize_x_layout(n, W[0]->cols, scratch, &job.qx);
         moee_team_for(team, job.qx.n_pad, 16, quantize_task, &job);
     }
-    /* few tokens: blocks are cheap, hand them out four at a time */
-    moee_team_for(team, job.first_block[job.n_mats], n < 4 ? 4 : 1, blocks_task, &job);
+    /* Few tokens: blocks are cheap, hand them out four at a time. (The kernels prefetch
+     * the next row tile's weights while working, but only inside the rows they were
+     * given: a thread's first tile of each claim is read cold.) */
+    moee_team_for(team, job.first_block[job.n_mats], n <= 8 ? 4 : 1, blocks_task, &job);
 }
 
 void moee_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
