@@ -67,7 +67,11 @@ for arch in $archs; do
         mv "$model.part.gguf" "$model"
     fi
     file_bytes=$(stat -c %s "$model")
-    cat "$model" > /dev/null   # into the page cache: the runs below measure compute, not the disk
+    # into the page cache, read back sequentially so that it is held in large folios (mapped
+    # as huge pages; README, Speed): the runs below measure compute, not the disk or the
+    # way the file first came into the cache
+    dd if="$model" iflag=nocache count=0 status=none 2>/dev/null || true
+    cat "$model" > /dev/null
     for w in $workloads; do
         texts=bench/data/$w.txt
         if [ -n "${COUNT:-}" ]; then head -n "$COUNT" "$texts" > "$dir/$w.txt"; texts=$dir/$w.txt; fi
