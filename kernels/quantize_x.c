@@ -116,48 +116,46 @@ static qx_buffers buffers_of(const moee_qx *qx) {
                         (int32_t *)qx->neg_sum8, (int32_t *)qx->neg_sum128};
 }
 
-/* Token t of qx: a pad token (t >= n_tokens) is all zero; then, for every token,
- * the sums' scaled forms the x86 kernels start from. */
-static void finish_token(const moee_qx *qx, const qx_buffers *o, int64_t t) {
+/* Tokens t0..t1-1 of qx: pad tokens (t >= n_tokens) all zero; then, for every token,
+ * the sums' scaled forms the x86 kernels start from. Block by block, so that a range
+ * of 16 tokens (the grain the matmul hands out) writes whole cache lines of the
+ * [block][token] arrays instead of one int per line per token. */
+static void finish_tokens(const moee_qx *qx, const qx_buffers *o, int64_t t0, int64_t t1) {
     const int64_t n_pad = qx->n_pad, n_blocks = qx->n_blocks;
-    if (t >= qx->n_tokens) {
+    for (int64_t t = t0 > qx->n_tokens ? t0 : qx->n_tokens; t < t1; t++)
         memset(o->qs + t * qx->cols, 0, (size_t)qx->cols);
-        for (int64_t b = 0; b < n_blocks; b++)
-            o->d[b * n_pad + t] = 0.0f, o->sum[b * n_pad + t] = o->sum16[b * n_pad + t] = 0;
-    }
-    for (int64_t i = t; i < n_blocks * n_pad; i += n_pad) {   /* |sum| <= 32 * 128: no overflow */
-        o->neg_sum8[i] = -8 * o->sum[i];
-        o->neg_sum128[i] = -128 * o->sum[i];
-    }
+    for (int64_t b = 0; b < n_blocks; b++)
+        for (int64_t i = b * n_pad + t0; i < b * n_pad + t1; i++) {
+            if (i - b * n_pad >= qx->n_tokens) o->d[i] = 0.0f, o->sum[i] = o->sum16[i] = 0;
+            o->neg_sum8[i] = -8 * o->sum[i];   /* |sum| <= 32 * 128: no overflow */
+            o->neg_sum128[i] = -128 * o->sum[i];
+        }
 }
 
 void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1) {
     const qx_buffers o = buffers_of(qx);
     const int64_t n_pad = qx->n_pad, cols = qx->cols;
-    for (int64_t t = t0; t < t1; t++) {
-        if (t < qx->n_tokens)
-            quantize_row(X + (x_rows ? (int64_t)x_rows[t] : t) * cols, qx->n_blocks, o.qs + t * cols, o.d + t,
-                         o.sum + t, o.sum16 + t, n_pad);
-        finish_token(qx, &o, t);
-    }
+    for (int64_t t = t0; t < t1 && t < qx->n_tokens; t++)
+        quantize_row(X + (x_rows ? (int64_t)x_rows[t] : t) * cols, qx->n_blocks, o.qs + t * cols, o.d + t,
+                     o.sum + t, o.sum16 + t, n_pad);
+    finish_tokens(qx, &o, t0, t1);
 }
 
 void moee_quantize_x_gather_tokens(const moee_qx *qx, const moee_qrows *Xq, const int32_t *x_rows, int64_t t0,
                                    int64_t t1) {
     const qx_buffers o = buffers_of(qx);
     const int64_t n_pad = qx->n_pad, cols = qx->cols, n_blocks = qx->n_blocks;
-    for (int64_t t = t0; t < t1; t++) {
-        if (t < qx->n_tokens) {
+    const int64_t t_end = t1 < qx->n_tokens ? t1 : qx->n_tokens;
+    for (int64_t t = t0; t < t_end; t++)
+        memcpy(o.qs + t * cols, Xq->qs + (x_rows ? (int64_t)x_rows[t] : t) * cols, (size_t)cols);
+    for (int64_t b = 0; b < n_blocks; b++)   /* block by block: see finish_tokens */
+        for (int64_t t = t0; t < t_end; t++) {
             const int64_t r = x_rows ? (int64_t)x_rows[t] : t;
-            memcpy(o.qs + t * cols, Xq->qs + r * cols, (size_t)cols);
-            for (int64_t b = 0; b < n_blocks; b++) {
-                o.d[b * n_pad + t] = Xq->d[r * n_blocks + b];
-                o.sum[b * n_pad + t] = Xq->sum[r * n_blocks + b];
-                o.sum16[b * n_pad + t] = Xq->sum16[r * n_blocks + b];
-            }
+            o.d[b * n_pad + t] = Xq->d[r * n_blocks + b];
+            o.sum[b * n_pad + t] = Xq->sum[r * n_blocks + b];
+            o.sum16[b * n_pad + t] = Xq->sum16[r * n_blocks + b];
         }
-        finish_token(qx, &o, t);
-    }
+    finish_tokens(qx, &o, t0, t1);
 }
 
 /* ---- rows quantized once (moee_quantize_rows) ---- */
