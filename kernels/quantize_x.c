@@ -132,12 +132,32 @@ static void finish_tokens(const moee_qx *qx, const qx_buffers *o, int64_t t0, in
         }
 }
 
+/* Tokens and blocks quantized at a time before their scales and sums are copied into
+ * the [block][token] arrays (the copy then writes whole cache lines; see finish_tokens). */
+#define QX_TOKENS 16
+#define QX_BLOCKS 64
+
 void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1) {
     const qx_buffers o = buffers_of(qx);
-    const int64_t n_pad = qx->n_pad, cols = qx->cols;
-    for (int64_t t = t0; t < t1 && t < qx->n_tokens; t++)
-        quantize_row(X + (x_rows ? (int64_t)x_rows[t] : t) * cols, qx->n_blocks, o.qs + t * cols, o.d + t,
-                     o.sum + t, o.sum16 + t, n_pad);
+    const int64_t n_pad = qx->n_pad, cols = qx->cols, n_blocks = qx->n_blocks;
+    const int64_t t_end = t1 < qx->n_tokens ? t1 : qx->n_tokens;
+    float d[QX_TOKENS][QX_BLOCKS];
+    int32_t sum[QX_TOKENS][QX_BLOCKS], sum16[QX_TOKENS][QX_BLOCKS];
+    for (int64_t g0 = t0; g0 < t_end; g0 += QX_TOKENS) {
+        const int64_t g1 = t_end - g0 < QX_TOKENS ? t_end : g0 + QX_TOKENS;
+        for (int64_t b0 = 0; b0 < n_blocks; b0 += QX_BLOCKS) {
+            const int64_t nb = n_blocks - b0 < QX_BLOCKS ? n_blocks - b0 : QX_BLOCKS;
+            for (int64_t t = g0; t < g1; t++)   /* (Q8_0 blocks are independent: a row may go in pieces) */
+                quantize_row(X + (x_rows ? (int64_t)x_rows[t] : t) * cols + b0 * MOEE_QK, nb,
+                             o.qs + t * cols + b0 * MOEE_QK, d[t - g0], sum[t - g0], sum16[t - g0], 1);
+            for (int64_t b = 0; b < nb; b++)
+                for (int64_t t = g0; t < g1; t++) {
+                    o.d[(b0 + b) * n_pad + t] = d[t - g0][b];
+                    o.sum[(b0 + b) * n_pad + t] = sum[t - g0][b];
+                    o.sum16[(b0 + b) * n_pad + t] = sum16[t - g0][b];
+                }
+        }
+    }
     finish_tokens(qx, &o, t0, t1);
 }
 
