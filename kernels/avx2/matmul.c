@@ -46,7 +46,8 @@ INLINE void pack_weights(uint32_t type, const moee_matrix *W, const int64_t row[
     const uint8_t *blk[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++)
         blk[i] = (const uint8_t *)W->data + (size_t)(row[i] * n_blocks + b0) * pack_block_bytes(type);
-    pack_rows8(type, 0, blk, nb, &pack->q[0][0][0][0], sizeof pack->q[0], sizeof pack->q[0][0], pack->d[0], PACK_ROWS, ahead);
+    pack_rows8(type, 0, blk, nb, &pack->q[0][0][0][0], sizeof pack->q[0], sizeof pack->q[0][0], pack->d[0], PACK_ROWS,
+               ahead);
 }
 
 /* The exact block sums of packed block pb (block b of the activations) for tokens
@@ -234,8 +235,8 @@ typedef struct {
     _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
 } generic_pack;
 
-INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
-                         int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
+INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W,
+                         const int64_t row[PACK_ROWS], int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const uint8_t *rp[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;

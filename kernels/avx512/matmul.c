@@ -212,10 +212,10 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 /* ---- Q8_0 with few tokens: no repacking -----------------------------------------
  * With 1-3 tokens (common: a MoE expert often gets only a few of a short text's
  * tokens) packing the weights would cost more than the products (Q4_0 has its own
- * few-token tile, below). Instead each block
- * dot is done in place: vpdpbusd of a row's 32 bytes with the token's 32 bytes leaves
- * 8 partial sums, and the 8 rows' partial sums are added up together (a transposing
- * horizontal add) into one vector of 8 exact block sums. The integers are the same
+ * few-token tile, below). Instead each block dot is done in place: vpdpbusd of a
+ * row's 32 bytes with the token's 32 bytes leaves 8 partial sums, and the 8 rows'
+ * partial sums are added up together (a transposing horizontal add) into one vector
+ * of 8 exact block sums. The integers are the same
  * as the GEMM's, and so is the float sequence: the results are bit-identical. */
 
 #define FEW_ROWS 8
@@ -312,13 +312,13 @@ INLINE void few16_tile_q4_0(int NT, const moee_matrix *W, const int64_t row[PACK
         }
         const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
         const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-        const __m512i dw4[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
-                                _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+        const __m512i dword[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                                  _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
         __m512i q[8];
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
-            q[k] = _mm512_and_si512(dw4[k], low4);
-            q[k + 4] = _mm512_and_si512(_mm512_srli_epi16(dw4[k], 4), low4);
+            q[k] = _mm512_and_si512(dword[k], low4);
+            q[k + 4] = _mm512_and_si512(_mm512_srli_epi16(dword[k], 4), low4);
         }
         uint16_t d16[PACK_ROWS];
 #pragma GCC unroll 16
@@ -383,8 +383,8 @@ typedef struct {
     _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
 } generic_pack;
 
-INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W, const int64_t row[PACK_ROWS],
-                         int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
+INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W,
+                         const int64_t row[PACK_ROWS], int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const uint8_t *rp[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
