@@ -192,9 +192,9 @@ static void matmul_gather_q(moee_team *team, const moee_matrix *const *W, int n_
         moee_quantize_x_layout(n, W[0]->cols, scratch, &job.qx);
         moee_team_for(team, job.qx.n_pad, 16, quantize_task, &job);
     }
-    /* Few tokens: blocks are cheap, hand them out four at a time. (The kernels prefetch
-     * the next row tile's weights while working, but only inside the rows they were
-     * given: a thread's first tile of each claim is read cold.) */
+    /* Few tokens: blocks are cheap, hand them out at least four at a time. (The kernels
+     * prefetch the next row tile's weights while working, which a thread's next claim
+     * may not start with: its first tile is then read cold.) */
     moee_team_for(team, job.first_block[job.n_mats], n <= 8 ? 4 : 1, blocks_task, &job);
 }
 

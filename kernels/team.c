@@ -54,13 +54,24 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Claims and runs items of the open job until none are left. */
+/* Claims and runs items of the open job until none are left. A claim is
+ * 1 / (GUIDED_SHARE x threads) of what is left, in whole grains, shrinking to one
+ * grain at the end: long runs of consecutive items for a thread (a matmul's kernels
+ * prefetch the weight rows of their next tile, so only the first tile of a claim is
+ * read cold: OLMoE and Qwen1.5-MoE Q4_0 2-6% faster than claims of one grain), and
+ * small claims at the end, where the threads must finish together. */
+#define GUIDED_SHARE 4
 static void work(moee_team *t, int thread) {
-    const int64_t n = t->n_items, grain = t->grain;
+    const int64_t n = t->n_items, grain = t->grain, share = GUIDED_SHARE * (int64_t)t->n_threads;
     for (;;) {
-        const int64_t begin = atomic_fetch_add_explicit(&t->next, grain, memory_order_relaxed);
-        if (begin >= n) return;
-        t->task(t->arg, begin, begin + grain < n ? begin + grain : n, thread);
+        int64_t begin = atomic_load_explicit(&t->next, memory_order_relaxed), size;
+        do {
+            if (begin >= n) return;
+            size = (n - begin) / share / grain * grain;
+            if (size < grain) size = grain;
+        } while (!atomic_compare_exchange_weak_explicit(&t->next, &begin, begin + size, memory_order_relaxed,
+                                                        memory_order_relaxed));
+        t->task(t->arg, begin, begin + size < n ? begin + size : n, thread);
     }
 }
 

@@ -5,8 +5,9 @@
  *   moee_team_free(t);
  *
  * The caller is thread 0 and always works too; the team's other threads join a call
- * when they are awake. Items are claimed `grain` at a time from a shared counter, so
- * a thread that lost its core (a busy machine) simply claims fewer, and a call never
+ * when they are awake. Items are claimed from a shared counter, a share of what is
+ * left at a time (in whole grains, down to one grain at the end), so a thread that
+ * lost its core (a busy machine) simply claims fewer, and a call never
  * waits for a worker that has not started on it: with the machine full, a team of 2
  * is never much slower than a team of 1. Between calls a worker spins briefly (a few
  * tens of microseconds, enough to catch the next call of a forward pass) and then
@@ -33,8 +34,9 @@ void moee_team_free(moee_team *t);
 /* Threads of the team, the caller included (1 for NULL). */
 int moee_team_size(const moee_team *t);
 
-/* Runs task over [0, n_items) in pieces of at most `grain` items, each item exactly
- * once, on the team's threads; returns when every item is done. */
+/* Runs task over [0, n_items) in pieces that start at multiples of `grain` (and are
+ * whole grains but for the last), each item exactly once, on the team's threads;
+ * returns when every item is done. */
 void moee_team_for(moee_team *t, int64_t n_items, int64_t grain, moee_team_task task, void *arg);
 
 #endif

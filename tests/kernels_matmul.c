@@ -335,12 +335,14 @@ int main(void) {
         {17, 160, 21}, {20, 4096, 13}, {48, 2048, 24},
         /* several row tiles with few tokens (tiles prefetch the next one's rows) */
         {50, 2048, 1}, {70, 1024, 4}, {64, 320, 8}, {49, 1408, 11},
+        /* many tokens (the next tile's rows prefetched while computing) */
+        {70, 320, 66},
     };
     /* the other quantized types (one integer form, so fewer shapes): odd tiles, a
      * 1408-wide row, 256-element super-blocks, and enough work for 2 threads */
     static const int64_t kshapes[][3] = {
         {3, 32, 2}, {7, 96, 5}, {17, 160, 21}, {9, 1408, 7}, {5, 256, 3}, {17, 768, 9}, {3, 512, 1},
-        {33, 512, 8}, {40, 1024, 16}, {70, 1024, 5},
+        {33, 512, 8}, {40, 1024, 16}, {70, 1024, 5}, {36, 256, 67},
     };
     static const int64_t fshapes[][3] = {
         {1, 1, 1}, {3, 37, 2}, {5, 64, 3}, {7, 100, 5}, {4, 128, 4}, {17, 33, 9},

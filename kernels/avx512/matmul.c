@@ -172,27 +172,62 @@ INLINE void token_tile(uint32_t type, int R, int NT, const moee_matrix *W, const
 /* Row tiles rt0..rt1-1 of 16 rows, all tokens, two at a time while two are left.
  * Blocks are done PACK_BLOCKS at a time; between chunks the running sums wait in Y
  * (a float is a float: the sequence of operations is unchanged). */
+/* With many tokens, a tile prefetches the next tile's weight rows a few cache lines
+ * per 4 tokens, spread over the whole time it computes, rather than all while packing
+ * (a burst of hundreds of misses that the packing then waits for). With fewer, the
+ * packing prefetches them (kernels/avx2/pack.h). */
+#define SPREAD_MIN_TOKENS 64
+
+typedef struct {
+    const char *next, *end;   /* the lines still to prefetch */
+    int64_t per_step;         /* lines per 4 tokens */
+} spread_prefetch;
+
+/* For the tile of R packs at row tile rt (ahead: rows_ahead of it; 0: nothing after). */
+INLINE spread_prefetch spread_init(const moee_matrix *W, const moee_qx *qx, int64_t rt, int R, size_t ahead) {
+    const size_t row_bytes = moee_type_row_bytes(W->type, W->cols);
+    spread_prefetch p;
+    p.next = (const char *)W->data + (size_t)(rt + R) * PACK_ROWS * row_bytes;   /* rows are stored in order */
+    p.end = ahead && qx->n_tokens >= SPREAD_MIN_TOKENS ? p.next + (size_t)R * PACK_ROWS * row_bytes : p.next;
+    const int64_t steps = qx->n_pad / 4 * ((qx->n_blocks + pack_chunk(qx) - 1) / pack_chunk(qx));
+    p.per_step = ((p.end - p.next) / 64 + steps - 1) / steps;
+    return p;
+}
+
+/* The lines of the next `quads` x 4 tokens. */
+INLINE void spread_step(spread_prefetch *p, int quads) {
+    for (int64_t i = 0; i < quads * p->per_step && p->next < p->end; i++, p->next += 64)
+        _mm_prefetch(p->next, _MM_HINT_T0);
+}
+
 INLINE void quant_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y,
                        int64_t rt0, int64_t rt1, weight_pack packs[2]) {
     const weight_pack *const pack[2] = {&packs[0], &packs[1]};
+    const int spread = qx->n_tokens >= SPREAD_MIN_TOKENS;
     for (int64_t rt = rt0; rt < rt1;) {
         const int R = rt + 2 <= rt1 ? 2 : 1;
         __mmask16 row_mask[2] = {0, 0};
         int64_t row[2][PACK_ROWS];
         for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
         const size_t ahead = rows_ahead(W, (rt + R) * PACK_ROWS, R * PACK_ROWS);
+        spread_prefetch next = spread_init(W, qx, rt, R, ahead);
         float *y_tile = Y + rt * PACK_ROWS;          /* token t's outputs: y_tile + t * W->rows */
         const int64_t chunk = pack_chunk(qx);
         for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
             const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
-            for (int r = 0; r < R; r++) pack_weights(type, W, row[r], qx->n_blocks, b0, nb, &packs[r], ahead);
+            for (int r = 0; r < R; r++)
+                pack_weights(type, W, row[r], qx->n_blocks, b0, nb, &packs[r], spread ? 0 : ahead);
             int64_t t0 = 0;
             if (R == 2) {
-                for (; t0 < qx->n_pad; t0 += 4)   /* n_pad is a multiple of MOEE_TOKEN_PAD = 4 */
+                for (; t0 < qx->n_pad; t0 += 4) {   /* n_pad is a multiple of MOEE_TOKEN_PAD = 4 */
+                    spread_step(&next, 1);
                     token_tile(type, 2, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+                }
             } else {
-                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
+                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T) {
+                    spread_step(&next, 2);
                     token_tile(type, 1, QTILE_T, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+                }
                 if (t0 < qx->n_pad)   /* 4 left */
                     token_tile(type, 1, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
             }
@@ -514,6 +549,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, cons
     generic_pack packs[2];
     const generic_pack *const pack[2] = {&packs[0], &packs[1]};
     const moee_type_traits *tt = moee_type(type);
+    const int spread = qx->n_tokens >= SPREAD_MIN_TOKENS;
     for (int64_t rt = rt0; rt < rt1;) {
         const int R = rt + 2 <= rt1 ? 2 : 1;
         __mmask16 row_mask[2] = {0, 0};
@@ -521,18 +557,23 @@ INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, cons
         for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
         float *y_tile = Y + rt * PACK_ROWS;
         const size_t ahead = rows_ahead(W, (rt + R) * PACK_ROWS, R * PACK_ROWS);
+        spread_prefetch next = spread_init(W, qx, rt, R, ahead);
         const int64_t chunk = pack_chunk(qx);
         for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
             const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
-            for (int r = 0; r < R; r++) pack_generic(type, sub16, tt, W, row[r], b0, nb, &packs[r], ahead);
+            for (int r = 0; r < R; r++) pack_generic(type, sub16, tt, W, row[r], b0, nb, &packs[r], spread ? 0 : ahead);
             int64_t t0 = 0;
             if (R == 2) {
-                for (; t0 < qx->n_pad; t0 += 4)
+                for (; t0 < qx->n_pad; t0 += 4) {
+                    spread_step(&next, 1);
                     generic_token_tile(type, sub16, offset, has_min, 2, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+                }
             } else {
-                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T)
+                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T) {
+                    spread_step(&next, 2);
                     generic_token_tile(type, sub16, offset, has_min, 1, QTILE_T, W, qx, pack, b0, nb, t0, row_mask,
                                        y_tile);
+                }
                 if (t0 < qx->n_pad)
                     generic_token_tile(type, sub16, offset, has_min, 1, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
             }
