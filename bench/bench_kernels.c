@@ -242,7 +242,7 @@ int main(int argc, char **argv) {
         const int64_t n = 512, hd = 128;
         float *q = malloc((size_t)(n * hd) * sizeof(float)), *kk = malloc((size_t)(n * hd) * sizeof(float));
         float *vv = malloc((size_t)(n * hd) * sizeof(float)), *o = malloc((size_t)(n * hd) * sizeof(float));
-        float *sc = malloc((size_t)n * sizeof(float));
+        float *sc = malloc((size_t)MOEE_ATTENTION_SCRATCH(n) * sizeof(float));
         for (int64_t i = 0; i < n * hd; i++) { q[i] = frand(); kk[i] = frand(); vv[i] = frand(); }
         for (int v = 0; v < 4; v++) {
             if (moee_kernels_select(variant_names[v]) != 0) continue;

@@ -83,7 +83,7 @@ static void carve(moee_context *c, layout *l) {
     c->pos = take(l, T, sizeof(int32_t));
     c->rope_cos = take(l, c->max_positions * half, sizeof(float));
     c->rope_sin = take(l, c->max_positions * half, sizeof(float));
-    c->att_scratch = take(l, (int64_t)c->n_threads * c->max_positions, sizeof(float));
+    c->att_scratch = take(l, (int64_t)c->n_threads * MOEE_ATTENTION_SCRATCH(c->max_positions), sizeof(float));
     /* matmuls see T rows of at most `wide` columns, or a chunk of rows of at most ff */
     size_t scratch_rows = moee_matmul_scratch_bytes(T, wide), scratch_ff = moee_matmul_scratch_bytes(c->chunk, ff);
     c->mm_scratch = take(l, (int64_t)(scratch_rows > scratch_ff ? scratch_rows : scratch_ff), 1);

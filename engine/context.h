@@ -53,7 +53,7 @@ struct moee_context {
     /* constant tables */
     float *rope_cos;         /* [max_positions][d/2] */
     float *rope_sin;         /* [max_positions][d/2] */
-    float *att_scratch;      /* [n_threads][max_positions] */
+    float *att_scratch;      /* [n_threads][MOEE_ATTENTION_SCRATCH(max_positions)] */
     void *mm_scratch;        /* moee_matmul scratch */
 };
 

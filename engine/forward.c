@@ -195,7 +195,7 @@ static void attention_task(void *arg, int64_t i0, int64_t i1, int thread) {
     int64_t d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
     int64_t qd = nh * d, kvd = nkv * d, group = nh / nkv;
     float scale = (float)(1.0 / sqrt((double)d));
-    float *scratch = c->att_scratch + (int64_t)thread * c->max_positions;
+    float *scratch = c->att_scratch + (int64_t)thread * MOEE_ATTENTION_SCRATCH(c->max_positions);
     for (int64_t i = i0; i < i1; i++) {
         int64_t s = i / nh, h = i % nh, g = h / group;
         int64_t start = c->seq_start[s], n = c->seq_start[s + 1] - start;

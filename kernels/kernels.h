@@ -93,7 +93,9 @@ void moee_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_t,
 /* Causal attention for ONE sequence of n tokens and ONE query head:
  * out[i] = sum_{j<=i} softmax_j(q[i].k[j] * scale) v[j]. Row i of q/k/v/out starts at
  * i * ld_* floats (so heads inside a token-major [n][heads*head_dim] buffer can be
- * passed with an offset). scratch: n floats. */
+ * passed with an offset). scratch: MOEE_ATTENTION_SCRATCH(n) floats (a few score
+ * rows: queries may be done a few at a time). */
+#define MOEE_ATTENTION_SCRATCH(n) (4 * (n))
 void moee_attention_head(const float *q, int64_t ld_q, const float *k, int64_t ld_k,
                          const float *v, int64_t ld_v, float *out, int64_t ld_out,
                          int64_t n, int64_t head_dim, float scale, float *scratch);

@@ -100,7 +100,7 @@ static void test_attention(const char *name, const moee_kernel_variant *v) {
             int64_t ld_q = 3 * hd + 1, ld_kv = 2 * hd, ld_o = hd + 5;
             float *q = malloc(n * ld_q * sizeof(float)), *k = malloc(n * ld_kv * sizeof(float));
             float *vv = malloc(n * ld_kv * sizeof(float)), *o = malloc(n * ld_o * sizeof(float));
-            float *scratch = malloc(n * sizeof(float));
+            float *scratch = malloc(MOEE_ATTENTION_SCRATCH(n) * sizeof(float));
             for (int64_t i = 0; i < n * ld_q; i++) q[i] = frand() * 2;
             for (int64_t i = 0; i < n * ld_kv; i++) { k[i] = frand() * 2; vv[i] = frand(); }
             for (int64_t i = 0; i < n * ld_o; i++) o[i] = 12345.0f;
@@ -128,6 +128,17 @@ static void test_attention(const char *name, const moee_kernel_variant *v) {
             }
             CHECKF(ok, "%s attention n=%lld head_dim=%lld", name, (long long)n, (long long)hd);
             CHECKF(untouched, "%s attention wrote outside its head", name);
+            /* query i of a sequence cut after it (a last query, maybe done alone) is the
+             * same bits as inside the whole sequence (maybe done in a tile of queries) */
+            float *o1 = malloc(n * ld_o * sizeof(float));
+            int same = 1;
+            for (int64_t i = 0; i < n; i++) {
+                v->attention_head(qh, ld_q, kh, ld_kv, vh, ld_kv, o1 + 2, ld_o, i + 1, hd, scale, scratch);
+                same &= !memcmp(o1 + 2 + i * ld_o, o + 2 + i * ld_o, (size_t)hd * sizeof(float));
+            }
+            CHECKF(same, "%s attention n=%lld head_dim=%lld: a query's bits depend on the queries after it", name,
+                   (long long)n, (long long)hd);
+            free(o1);
             free(q); free(k); free(vv); free(o); free(scratch); free(p);
         }
 }

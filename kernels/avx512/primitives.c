@@ -126,15 +126,94 @@ static inline void weighted_sum(const float *p, const float *v, int64_t ld_v, in
     }
 }
 
+/* Queries are taken ATT_QT at a time where they can be: each key and value row is
+ * then loaded once for ATT_QT queries instead of once per query (alone, a query's
+ * dot products and weighted sum do one load per multiply-add and run at the speed of
+ * the loads). Every (query, key) dot and every (query, column) sum is the same chain
+ * of operations as in dots8 and weighted_sum, so the bits do not depend on whether a
+ * query went alone or in a tile. */
+#define ATT_QT 4
+
+/* score[qi * ld_score + j] = (q_{qi} . k_j) * scale for the ATT_QT queries at q (rows
+ * ld_q apart) and keys j0..j0+nk-1, nk <= 4: 16 independent chains. */
+static inline void dots_tile(const float *q, int64_t ld_q, const float *k, int64_t ld_k, int64_t j0, int nk,
+                             int64_t head_dim, float scale, float *score, int64_t ld_score) {
+    const float *kj[4];
+    for (int u = 0; u < 4; u++) kj[u] = k + (j0 + (u < nk ? u : 0)) * ld_k;   /* past nk: key j0 again */
+    __m512 acc[ATT_QT][4];
+#pragma GCC unroll 4
+    for (int qi = 0; qi < ATT_QT; qi++)
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) acc[qi][u] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < head_dim; c += 16) {
+        const __mmask16 m = first(head_dim - c);
+        __m512 kv[4];
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) kv[u] = _mm512_maskz_loadu_ps(m, kj[u] + c);
+#pragma GCC unroll 4
+        for (int qi = 0; qi < ATT_QT; qi++) {
+            const __m512 qv = _mm512_maskz_loadu_ps(m, q + qi * ld_q + c);
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) acc[qi][u] = _mm512_fmadd_ps(qv, kv[u], acc[qi][u]);
+        }
+    }
+    for (int qi = 0; qi < ATT_QT; qi++)
+        for (int u = 0; u < nk; u++) score[qi * ld_score + j0 + u] = _mm512_reduce_add_ps(acc[qi][u]) * scale;
+}
+
+/* out row i0 + qi = sum_{j <= i0 + qi} p[qi * ld_p + j] v_j for the ATT_QT queries of
+ * a tile: each value row loaded once for all of them, 64 columns at a time; per
+ * (query, column) one chain over the keys in order, as in weighted_sum. */
+static inline void weighted_sum_tile(const float *p, int64_t ld_p, const float *v, int64_t ld_v, int64_t i0,
+                                     int64_t head_dim, float *out, int64_t ld_out) {
+    for (int64_t c0 = 0; c0 < head_dim; c0 += 64) {
+        __mmask16 m[4];
+        __m512 acc[ATT_QT][4];
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            const int64_t c = c0 + 16 * u;
+            m[u] = c < head_dim ? first(head_dim - c) : 0;
+#pragma GCC unroll 4
+            for (int qi = 0; qi < ATT_QT; qi++) acc[qi][u] = _mm512_setzero_ps();
+        }
+        /* keys 0..i0 for every query, then key i0 + d only for the queries from d on */
+        for (int64_t j = 0; j < i0 + ATT_QT; j++) {
+            const float *vj = v + j * ld_v + c0;
+            __m512 vv[4];
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) vv[u] = _mm512_maskz_loadu_ps(m[u], vj + 16 * u);
+            const int first_query = j <= i0 ? 0 : (int)(j - i0);
+#pragma GCC unroll 4
+            for (int qi = 0; qi < ATT_QT; qi++) {
+                if (qi < first_query) continue;
+                const __m512 pj = _mm512_set1_ps(p[qi * ld_p + j]);
+#pragma GCC unroll 4
+                for (int u = 0; u < 4; u++) acc[qi][u] = _mm512_fmadd_ps(pj, vv[u], acc[qi][u]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int qi = 0; qi < ATT_QT; qi++)
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(out + (i0 + qi) * ld_out + c0 + 16 * u, m[u], acc[qi][u]);
+    }
+}
+
 void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, int64_t ld_k,
                                 const float *v, int64_t ld_v, float *out, int64_t ld_out,
                                 int64_t n, int64_t head_dim, float scale, float *scratch) {
-    float *score = scratch;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+    for (; i + ATT_QT <= n; i += ATT_QT) {   /* score rows: scratch + qi * n */
+        for (int64_t j0 = 0; j0 < i + ATT_QT; j0 += 4)
+            dots_tile(q + i * ld_q, ld_q, k, ld_k, j0, i + ATT_QT - j0 < 4 ? (int)(i + ATT_QT - j0) : 4, head_dim,
+                      scale, scratch, n);
+        for (int qi = 0; qi < ATT_QT; qi++) moee_avx512_softmax(scratch + qi * n, i + qi + 1);
+        weighted_sum_tile(scratch, n, v, ld_v, i, head_dim, out, ld_out);
+    }
+    for (; i < n; i++) {   /* the last n % ATT_QT queries one by one */
         for (int64_t j0 = 0; j0 <= i; j0 += 8)
-            dots8(q + i * ld_q, k, ld_k, j0, i + 1 - j0 < 8 ? (int)(i + 1 - j0) : 8, head_dim, scale, score);
-        moee_avx512_softmax(score, i + 1);
-        weighted_sum(score, v, ld_v, i, head_dim, out + i * ld_out);
+            dots8(q + i * ld_q, k, ld_k, j0, i + 1 - j0 < 8 ? (int)(i + 1 - j0) : 8, head_dim, scale, scratch);
+        moee_avx512_softmax(scratch, i + 1);
+        weighted_sum(scratch, v, ld_v, i, head_dim, out + i * ld_out);
     }
 }
 
