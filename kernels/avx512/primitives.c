@@ -84,6 +84,38 @@ void moee_avx512_axpy(float *y, float a, const float *x, int64_t n) {
     }
 }
 
+/* The sum of a vector's 16 lanes by one fixed tree (written out, not left to a
+ * compiler's reduction intrinsic, so that sum16x16 below is sure to match it): lane i
+ * + lane i+8, then i + i+4, i + i+2, i + i+1. */
+static inline float sum16(__m512 a) {
+    const __m256 s = _mm256_add_ps(_mm512_castps512_ps256(a),
+                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    const __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    return _mm_cvtss_f32(_mm_add_ss(u, _mm_movehdup_ps(u)));
+}
+
+/* sum16 of 16 vectors at once, by the same tree (the same bits), with 15 adds and 30
+ * shuffles instead of 16 x 4 adds and extractions: lane 4b + c of the result is
+ * sum16(a[4c + b]). Each step adds two shuffles of two vectors, pairing the lanes
+ * that sum16 pairs. */
+static inline __m512 sum16x16(const __m512 a[16]) {
+    __m512 v[8], w[4], z[2];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)   /* i + i+8: [a[2k] sums | a[2k+1] sums], 8 lanes each */
+        v[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0x44),
+                             _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0xee));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)   /* i + i+4: 128-bit block b holds a[4k + b]'s 4 sums */
+        w[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xdd));
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; k++)   /* i + i+2: in each block, 2 sums of two vectors */
+        z[k] = _mm512_add_ps(_mm512_shuffle_ps(w[2 * k], w[2 * k + 1], 0x44),
+                             _mm512_shuffle_ps(w[2 * k], w[2 * k + 1], 0xee));
+    return _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], 0x88), _mm512_shuffle_ps(z[0], z[1], 0xdd));   /* i + i+1 */
+}
+
 /* score[j] = (q . k_j) * scale for j in [j0, j0 + nk), nk <= 8: eight keys at once,
  * each with its own accumulator (independent FMA chains), one fixed reduction per key. */
 static inline void dots8(const float *q, const float *k, int64_t ld_k, int64_t j0, int nk, int64_t head_dim,
@@ -99,7 +131,7 @@ static inline void dots8(const float *q, const float *k, int64_t ld_k, int64_t j
 #pragma GCC unroll 8
         for (int u = 0; u < 8; u++) acc[u] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, kj[u] + c), acc[u]);
     }
-    for (int u = 0; u < nk; u++) score[j0 + u] = _mm512_reduce_add_ps(acc[u]) * scale;
+    for (int u = 0; u < nk; u++) score[j0 + u] = sum16(acc[u]) * scale;
 }
 
 /* out[c] = sum_j p[j] v_j[c] for j <= last: 128 columns at a time, eight 16-lane
@@ -132,7 +164,7 @@ static inline void weighted_sum(const float *p, const float *v, int64_t ld_v, in
  * the loads). Every (query, key) dot and every (query, column) sum is the same chain
  * of operations as in dots8 and weighted_sum, so the bits do not depend on whether a
  * query went alone or in a tile. */
-#define ATT_QT 4
+#define ATT_QT 4   /* (dots_tile: 4 queries x 4 keys, the 16 sums in one vector) */
 
 /* score[qi * ld_score + j] = (q_{qi} . k_j) * scale for the ATT_QT queries at q (rows
  * ld_q apart) and keys j0..j0+nk-1, nk <= 4: 16 independent chains. */
@@ -157,8 +189,17 @@ static inline void dots_tile(const float *q, int64_t ld_q, const float *k, int64
             for (int u = 0; u < 4; u++) acc[qi][u] = _mm512_fmadd_ps(qv, kv[u], acc[qi][u]);
         }
     }
+    __m512 a[16];   /* a[4u + qi]: then lanes 4 qi .. 4 qi + 3 of the sums are query qi's 4 keys */
+#pragma GCC unroll 4
     for (int qi = 0; qi < ATT_QT; qi++)
-        for (int u = 0; u < nk; u++) score[qi * ld_score + j0 + u] = _mm512_reduce_add_ps(acc[qi][u]) * scale;
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) a[4 * u + qi] = acc[qi][u];
+    const __m512 dots = _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(scale));
+    const __mmask8 keys = (__mmask8)((1u << nk) - 1);
+    _mm_mask_storeu_ps(score + 0 * ld_score + j0, keys, _mm512_extractf32x4_ps(dots, 0));
+    _mm_mask_storeu_ps(score + 1 * ld_score + j0, keys, _mm512_extractf32x4_ps(dots, 1));
+    _mm_mask_storeu_ps(score + 2 * ld_score + j0, keys, _mm512_extractf32x4_ps(dots, 2));
+    _mm_mask_storeu_ps(score + 3 * ld_score + j0, keys, _mm512_extractf32x4_ps(dots, 3));
 }
 
 /* out row i0 + qi = sum_{j <= i0 + qi} p[qi * ld_p + j] v_j for the ATT_QT queries of
