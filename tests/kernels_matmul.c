@@ -343,6 +343,8 @@ int main(void) {
     static const int64_t kshapes[][3] = {
         {3, 32, 2}, {7, 96, 5}, {17, 160, 21}, {9, 1408, 7}, {5, 256, 3}, {17, 768, 9}, {3, 512, 1},
         {33, 512, 8}, {40, 1024, 16}, {70, 1024, 5}, {36, 256, 67},
+        /* K-quants with <= 8 tokens go through their own in-register path: long rows */
+        {50, 2048, 2},
     };
     static const int64_t fshapes[][3] = {
         {1, 1, 1}, {3, 37, 2}, {5, 64, 3}, {7, 100, 5}, {4, 128, 4}, {17, 33, 9},

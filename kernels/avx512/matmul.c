@@ -22,8 +22,9 @@
  *   scalar oracle's exact sequence: the output is bit-identical to scalar.
  *   A last partial tile of tokens computes the zero pad tokens of the scratch and
  *   does not store them. With few tokens the pack is not stored: Q4_0 with up to 8
- *   tokens is transposed in registers block by block, Q8_0 with 1-3 tokens is not
- *   repacked at all (see below): same integers, same float sequence, same bits.
+ *   tokens is transposed in registers block by block, Q4_K, Q5_K and Q6_K super-block
+ *   by super-block, Q8_0 with 1-3 tokens is not repacked at all (see below): same
+ *   integers, same float sequence, same bits.
  *   Each tile prefetches the rows of the next (kernels/avx2/pack.h, prefetch_rows8).
  *
  * Float weights (F32, F16, BF16) -- tiles of 4 rows x 4 tokens (the last n % 4
@@ -326,6 +327,34 @@ static void few_tokens_q8_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
 
 #define FEW16_TOKENS 8
 
+/* The 16 bytes at offset off of each of 16 rows (first[i]: row i) as 4 vectors of
+ * dwords, lane i = row i: out[k] = bytes 4k..4k+3 of every row. Rows 4c + p are
+ * loaded into 128-bit lane c of vector p, then one 4 x 4 dword transpose per lane. */
+INLINE void transpose16x4(const uint8_t *const first[PACK_ROWS], size_t off, __m512i out[4]) {
+    __m512i z[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+        z[p] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(first[p] + off)));
+        z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[4 + p] + off)), 1);
+        z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[8 + p] + off)), 2);
+        z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[12 + p] + off)), 3);
+    }
+    const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+/* The fp16 at offset off of each of 16 rows, as floats (lane i = row i; exact). */
+INLINE __m512 f16x16(const uint8_t *const first[PACK_ROWS], size_t off) {
+    uint16_t h[PACK_ROWS];
+#pragma GCC unroll 16
+    for (int i = 0; i < PACK_ROWS; i++) memcpy(&h[i], first[i] + off, 2);
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+}
+
 INLINE void few16_tile_q4_0(int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], __mmask16 row_mask,
                             const moee_qx *qx, float *Y, size_t ahead) {
     const size_t bb = sizeof(moee_block_q4_0);
@@ -337,28 +366,15 @@ INLINE void few16_tile_q4_0(int NT, const moee_matrix *W, const int64_t row[PACK
     for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < qx->n_blocks; b++) {
         const size_t off = (size_t)b * bb;
-        __m512i z[4];
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; p++) {
-            z[p] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(first[p] + off + 2)));
-            z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[4 + p] + off + 2)), 1);
-            z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[8 + p] + off + 2)), 2);
-            z[p] = _mm512_inserti32x4(z[p], _mm_loadu_si128((const __m128i *)(first[12 + p] + off + 2)), 3);
-        }
-        const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-        const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-        const __m512i dword[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
-                                  _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+        __m512i dword[4];
+        transpose16x4(first, off + 2, dword);
         __m512i q[8];
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             q[k] = _mm512_and_si512(dword[k], low4);
             q[k + 4] = _mm512_and_si512(_mm512_srli_epi16(dword[k], 4), low4);
         }
-        uint16_t d16[PACK_ROWS];
-#pragma GCC unroll 16
-        for (int i = 0; i < PACK_ROWS; i++) memcpy(&d16[i], first[i] + off, 2);
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+        const __m512 dw = f16x16(first, off);
         if (ahead) {
             prefetch_rows8(first, off + ahead);
             prefetch_rows8(first + 8, off + ahead);
@@ -582,6 +598,198 @@ INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, cons
     }
 }
 
+/* ---- Q4_K, Q5_K, Q6_K with few tokens: the pack done in registers ------------------
+ * As few16_q4_0, for the K-quants of the files people download (Q4_K_M, Q5_K_M): with
+ * up to FEW16_TOKENS tokens each 256-element super-block of 16 rows is turned into the
+ * packed layout with 4 x 4 dword transposes (transpose16x4) and its scales decoded
+ * with lane i = row i, then used at once, instead of being written to a pack through
+ * codes32, transpose8_store and per-row scalar scales and read back. The codes, the
+ * integer sums and the float sequence are generic_tile's (the scalar oracle's): same
+ * bits. Byte k of a row's super-block in the layout of types.h:
+ *   Q4_K / Q5_K: qs byte i of 32-byte chunk c = element i of block 2c (low nibble)
+ *                and of block 2c + 1 (high); Q5_K's qh byte i bit k = bit 4 of
+ *                element i of block k.
+ *   Q6_K:        for half h (blocks 4h..4h+3), ql bytes 64h + i (i < 32) hold blocks
+ *                4h (low nibble) and 4h + 2 (high), ql 64h + 32 + i blocks 4h + 1 and
+ *                4h + 3, and qh byte 32h + i bits 2g..2g+1 are the top two bits of
+ *                element i of block 4h + g. */
+
+typedef struct {
+    __m512i q[8][8];          /* the super-block's 8 blocks x 8 groups, lane = row */
+    __m512 d[8], m[8];        /* per block: scale and minimum (Q4_K, Q5_K) */
+    __m512i sc[8][2];         /* Q6_K: the two integer sub-scales of each block */
+} few16_super;
+
+/* The 32 bytes at off of 16 rows as 8 dword vectors (lane = row). */
+INLINE void transpose16x8(const uint8_t *const first[PACK_ROWS], size_t off, __m512i out[8]) {
+    transpose16x4(first, off, out);
+    transpose16x4(first, off + 16, out + 4);
+}
+
+INLINE void few16_decode(uint32_t type, const uint8_t *const first[PACK_ROWS], size_t off, few16_super *s) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    if (type == MOEE_TYPE_Q6_K) {
+        for (int h = 0; h < 2; h++) {
+            __m512i hi[8];
+            transpose16x8(first, off + 128 + 32 * (size_t)h, hi);
+            for (int part = 0; part < 2; part++) {   /* ql bytes 64h + 32 part + i */
+                __m512i lo[8];
+                transpose16x8(first, off + 64 * (size_t)h + 32 * (size_t)part, lo);
+#pragma GCC unroll 8
+                for (int g = 0; g < 8; g++) {
+                    /* block 4h + part: low nibbles and qh bits 2 part..; block 4h + part + 2: high, bits 4 + 2 part.. */
+                    const __m512i top_a = part == 0 ? _mm512_slli_epi16(hi[g], 4) : _mm512_slli_epi16(hi[g], 2);
+                    const __m512i top_b = part == 0 ? hi[g] : _mm512_srli_epi16(hi[g], 2);
+                    const __m512i bits45 = _mm512_set1_epi8(0x30);
+                    s->q[4 * h + part][g] = _mm512_or_si512(_mm512_and_si512(lo[g], low4),
+                                                            _mm512_and_si512(top_a, bits45));
+                    s->q[4 * h + part + 2][g] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lo[g], 4), low4),
+                                                                _mm512_and_si512(top_b, bits45));
+                }
+            }
+        }
+        __m512i scales[4];   /* dword k: the int8 sub-scales of blocks 2k (bytes 0, 1) and 2k + 1 (2, 3) */
+        transpose16x4(first, off + 192, scales);
+        const __m512 d = f16x16(first, off + 208);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            s->d[k] = d;
+            for (int h = 0; h < 2; h++) {
+                const int byte = 2 * (k % 2) + h;
+                s->sc[k][h] = _mm512_srai_epi32(_mm512_slli_epi32(scales[k / 2], 24 - 8 * byte), 24);
+            }
+        }
+        return;
+    }
+    /* Q4_K, Q5_K */
+    const size_t qs = type == MOEE_TYPE_Q4_K ? 16 : 48;
+    __m512i qh[8];
+    if (type == MOEE_TYPE_Q5_K) transpose16x8(first, off + 16, qh);
+    for (int c = 0; c < 4; c++) {
+        __m512i nib[8];
+        transpose16x8(first, off + qs + 32 * (size_t)c, nib);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            s->q[2 * c][g] = _mm512_and_si512(nib[g], low4);
+            s->q[2 * c + 1][g] = _mm512_and_si512(_mm512_srli_epi16(nib[g], 4), low4);
+            if (type == MOEE_TYPE_Q5_K)
+                for (int e = 0; e < 2; e++) {   /* bit k = 2c + e of qh to bit 4 */
+                    const int k = 2 * c + e;
+                    const __m512i at4 = k <= 4 ? _mm512_slli_epi16(qh[g], 4 - k) : _mm512_srli_epi16(qh[g], k - 4);
+                    s->q[k][g] = _mm512_or_si512(s->q[k][g], _mm512_and_si512(at4, _mm512_set1_epi8(0x10)));
+                }
+        }
+    }
+    /* the 12 bytes of 6-bit scales and minimums (as scales32): dwords 0, 1, 2 = bytes
+     * 0-3, 4-7, 8-11; block k < 4: low 6 bits of bytes k and k + 4; k >= 4: the
+     * nibbles of byte k + 4 and the top 2 bits of bytes k - 4 and k */
+    __m512i sm[4];
+    transpose16x4(first, off + 4, sm);
+    const __m512 d_super = f16x16(first, off), m_super = f16x16(first, off + 2);
+    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(15), two = _mm512_set1_epi32(3);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        __m512i scale, minimum;
+        if (k < 4) {
+            scale = _mm512_and_si512(_mm512_srli_epi32(sm[0], 8 * k), six);
+            minimum = _mm512_and_si512(_mm512_srli_epi32(sm[1], 8 * k), six);
+        } else {
+            const int j = 8 * (k - 4);
+            scale = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sm[2], j), four),
+                                    _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sm[0], j + 6), two), 4));
+            minimum = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sm[2], j + 4), four),
+                                      _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sm[1], j + 6), two), 4));
+        }
+        s->d[k] = _mm512_mul_ps(d_super, _mm512_cvtepi32_ps(scale));
+        s->m[k] = _mm512_xor_ps(_mm512_mul_ps(m_super, _mm512_cvtepi32_ps(minimum)), _mm512_set1_ps(-0.0f));
+    }
+}
+
+INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int64_t row[PACK_ROWS],
+                         __mmask16 row_mask, const moee_qx *qx, float *Y, size_t ahead) {
+    const int sub16 = type == MOEE_TYPE_Q6_K, has_min = !sub16, offset = sub16 ? 32 : 0;
+    const size_t row_bytes = moee_type_row_bytes(type, W->cols);
+    const size_t super_bytes = row_bytes / (size_t)(qx->n_blocks / 8);
+    const uint8_t *first[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
+    __m512 acc[FEW16_TOKENS];
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) acc[j] = _mm512_setzero_ps();
+    few16_super s;
+    for (int64_t sb = 0; sb < qx->n_blocks / 8; sb++) {
+        const size_t off = (size_t)sb * super_bytes;
+        if (ahead)
+            for (size_t line = 0; line < super_bytes; line += 64) {
+                prefetch_rows8(first, off + ahead + line);
+                prefetch_rows8(first + 8, off + ahead + line);
+            }
+        few16_decode(type, first, off, &s);
+        for (int k = 0; k < 8; k++) {
+            const int64_t b = 8 * sb + k;
+            const int8_t *x = qx->qs + b * MOEE_QK;
+            const int32_t *sum = qx->sum + b * qx->n_pad, *sum16 = qx->sum16 + b * qx->n_pad;
+            const float *dx = qx->d + b * qx->n_pad;
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const int8_t *xj = x + j * qx->cols;
+                __m512i isum;
+                if (!sub16) {
+                    isum = _mm512_setzero_si512();   /* offset 0 */
+#pragma GCC unroll 8
+                    for (int g = 0; g < 8; g++)
+                        isum = _mm512_dpbusd_epi32(isum, s.q[k][g], _mm512_set1_epi32(*(const unaligned_i32 *)(xj + 4 * g)));
+                } else {   /* groups 0-3 and 4-7 apart, then lo * sc_lo + hi * sc_hi */
+                    __m512i part[2];
+                    for (int h = 0; h < 2; h++) {
+                        part[h] = _mm512_set1_epi32(-offset * (h == 0 ? sum16[j] : sum[j] - sum16[j]));
+#pragma GCC unroll 4
+                        for (int g = 4 * h; g < 4 * h + 4; g++)
+                            part[h] = _mm512_dpbusd_epi32(part[h], s.q[k][g],
+                                                          _mm512_set1_epi32(*(const unaligned_i32 *)(xj + 4 * g)));
+                    }
+                    isum = _mm512_add_epi32(_mm512_mullo_epi32(part[0], s.sc[k][0]),
+                                            _mm512_mullo_epi32(part[1], s.sc[k][1]));
+                }
+                /* acc + (float)isum * (d_w * d_x), then acc + m * ((float)msum * d_x): generic_tile's sequence */
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum),
+                                                             _mm512_mul_ps(s.d[k], _mm512_set1_ps(dx[j]))));
+                if (has_min)
+                    acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(s.m[k], _mm512_set1_ps((float)sum[j] * dx[j])));
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) _mm512_mask_storeu_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
+}
+
+/* Row tiles rt0..rt1-1 of 16 rows, 1..FEW16_TOKENS tokens (a kernel per count). */
+INLINE void few16_k(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    for (int64_t rt = rt0; rt < rt1; rt++) {
+        int64_t row[PACK_ROWS];
+        const __mmask16 row_mask = (__mmask16)((1u << tile_rows(W, rt, PACK_ROWS, row)) - 1);
+        const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
+        switch (qx->n_tokens) {
+        case 1: few16_tile_k(type, 1, W, row, row_mask, qx, Y, ahead); break;
+        case 2: few16_tile_k(type, 2, W, row, row_mask, qx, Y, ahead); break;
+        case 3: few16_tile_k(type, 3, W, row, row_mask, qx, Y, ahead); break;
+        case 4: few16_tile_k(type, 4, W, row, row_mask, qx, Y, ahead); break;
+        case 5: few16_tile_k(type, 5, W, row, row_mask, qx, Y, ahead); break;
+        case 6: few16_tile_k(type, 6, W, row, row_mask, qx, Y, ahead); break;
+        case 7: few16_tile_k(type, 7, W, row, row_mask, qx, Y, ahead); break;
+        default: few16_tile_k(type, 8, W, row, row_mask, qx, Y, ahead); break;
+        }
+    }
+}
+static void few16_q4_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few16_k(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1);
+}
+static void few16_q5_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few16_k(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1);
+}
+static void few16_q6_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few16_k(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
+}
+
 /* One kernel per type: type, sub16, offset and has_min are constants in each. */
 #define GENERIC(T, SUB16, OFFSET, MIN) \
     static void rows_##T(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) { \
@@ -617,19 +825,23 @@ static generic_kernel generic_for(uint32_t type) {
 }
 
 void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
+    const int64_t rt0 = r0 / PACK_ROWS, rt1 = (r1 + PACK_ROWS - 1) / PACK_ROWS;
+    if (qx->n_tokens <= FEW16_TOKENS) {   /* the packs done in registers */
+        switch (W->type) {
+        case MOEE_TYPE_Q4_0: few16_q4_0(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q4_K: few16_q4_K(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q5_K: few16_q5_K(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q6_K: few16_q6_K(W, qx, Y, rt0, rt1); return;
+        default: break;
+        }
+    }
     const generic_kernel gk = generic_for(W->type);
     if (gk) {
-        gk(W, qx, Y, r0 / PACK_ROWS, (r1 + PACK_ROWS - 1) / PACK_ROWS);
-        return;
-    }
-    if (W->type == MOEE_TYPE_Q4_0 && qx->n_tokens <= FEW16_TOKENS) {
-        few16_q4_0(W, qx, Y, r0 / PACK_ROWS, (r1 + PACK_ROWS - 1) / PACK_ROWS);
+        gk(W, qx, Y, rt0, rt1);
         return;
     }
     const int few = qx->n_tokens < 4;   /* (Q8_0 only: Q4_0 went to few16 above) */
-    const int64_t tile = few ? FEW_ROWS : PACK_ROWS;   /* both divide MOEE_ROW_BLOCK */
-    const int64_t rt0 = r0 / tile, rt1 = (r1 + tile - 1) / tile;
-    if (few) few_tokens_q8_0(W, qx, Y, rt0, rt1);
+    if (few) few_tokens_q8_0(W, qx, Y, r0 / FEW_ROWS, (r1 + FEW_ROWS - 1) / FEW_ROWS);   /* divides MOEE_ROW_BLOCK */
     else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
     else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
