@@ -416,188 +416,6 @@ static void few16_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_
     }
 }
 
-/* ---- every other quantized type ----------------------------------------------------
- * The same tiles (32 rows x 4 tokens, or 16 x 8) over the type table's integer form
- * (kernels/matmul.c): the packer makes each row's 32 codes u (codes32, pack.h) and
- * reads the block's d, m, sc, mn from the table (moee_type_traits.scales); the
- * micro-kernel's lanes start from -offset * (activation sum) and get 8 vpdpbusd as
- * above. Types with two sub-block scales per 32 (Q2_K, Q3_K, Q6_K) keep the two
- * halves (groups 0-3 and 4-7) apart and combine them with the integer scales; types
- * with a minimum add (float)msum * (m * d_x). Same integers, same float sequence as
- * the scalar oracle: bit-identical. */
-
-typedef struct {
-    _Alignas(64) uint8_t q[PACK_BLOCKS][8][PACK_ROWS][4];
-    _Alignas(64) float d[PACK_BLOCKS][PACK_ROWS];
-    _Alignas(64) float m[PACK_BLOCKS][PACK_ROWS];
-    _Alignas(64) int32_t sc[PACK_BLOCKS][2][PACK_ROWS];
-    _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
-} generic_pack;
-
-INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W,
-                         const int64_t row[PACK_ROWS], int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
-    const size_t row_bytes = moee_type_row_bytes(type, W->cols);
-    const uint8_t *rp[PACK_ROWS];
-    for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
-    for (int64_t pb = 0; pb < nb; pb++) {
-        if (ahead) {   /* about the same columns of the rows one tile on */
-            const size_t off = (size_t)(b0 + pb) * row_bytes / (size_t)(W->cols / MOEE_QK) + ahead;
-            prefetch_rows8(rp, off);
-            prefetch_rows8(rp + 8, off);
-        }
-        for (int half = 0; half < 2; half++) {
-            __m256i r[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) r[i] = codes32(type, rp[8 * half + i], b0 + pb);
-            transpose8_store(r, &pack->q[pb][0][8 * half][0], sizeof pack->q[0][0]);
-        }
-    }
-    pack_scales(type, sub16, rp, PACK_ROWS, b0, nb, &pack->d[0][0], &pack->m[0][0], &pack->sc[0][0][0],
-                &pack->mn[0][0][0]);
-}
-
-/* The exact isums of packed block pb of R packs with NT tokens (broadcast activation
- * bytes from x, row stride cols; sums s, s16), into isum[r][j]. Types with two
- * sub-block scales chain groups 0-3 and 4-7 apart and combine them with the integer
- * scales: lo * sc_lo + hi * sc_hi. */
-INLINE void generic_isums(int sub16, int offset, int R, int NT, const generic_pack *const pack[2], int64_t pb,
-                          const int8_t *x, int64_t cols, const int32_t *s, const int32_t *s16,
-                          __m512i isum[2][QTILE_T]) {
-    const int halves = sub16 ? 2 : 1;
-#pragma GCC unroll 2
-    for (int h = 0; h < halves; h++) {
-        __m512i part[2][QTILE_T];
-#pragma GCC unroll 8
-        for (int j = 0; j < NT; j++) {
-            const int32_t xs = !sub16 ? s[j] : h == 0 ? s16[j] : s[j] - s16[j];
-            part[0][j] = _mm512_set1_epi32(-offset * xs);
-            if (R == 2) part[1][j] = part[0][j];
-        }
-#pragma GCC unroll 8
-        for (int gg = 0; gg < 8; gg++) {
-            const int g = sub16 ? 4 * h + gg : gg;
-            if (sub16 && gg >= 4) break;
-            const __m512i w0 = _mm512_load_si512((const void *)pack[0]->q[pb][g]);
-            const __m512i w1 = R == 2 ? _mm512_load_si512((const void *)pack[1]->q[pb][g]) : w0;
-#pragma GCC unroll 8
-            for (int j = 0; j < NT; j++) {
-                const __m512i xj = _mm512_set1_epi32(*(const unaligned_i32 *)(x + j * cols + 4 * g));
-                part[0][j] = _mm512_dpbusd_epi32(part[0][j], w0, xj);
-                if (R == 2) part[1][j] = _mm512_dpbusd_epi32(part[1][j], w1, xj);
-            }
-        }
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) {
-            if (!sub16) {
-#pragma GCC unroll 8
-                for (int j = 0; j < NT; j++) isum[r][j] = part[r][j];
-                continue;
-            }
-            const __m512i sc = _mm512_load_si512((const void *)pack[r]->sc[pb][h]);
-#pragma GCC unroll 8
-            for (int j = 0; j < NT; j++) {
-                const __m512i scaled = _mm512_mullo_epi32(part[r][j], sc);
-                isum[r][j] = h == 0 ? scaled : _mm512_add_epi32(isum[r][j], scaled);
-            }
-        }
-    }
-}
-
-INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int R, int NT,
-                         const generic_pack *const pack[2], int64_t nb, const moee_qx *qx, int64_t t0, int64_t b0,
-                         __m512 acc[2][QTILE_T]) {
-    for (int64_t pb = 0; pb < nb; pb++) {
-        const int64_t b = b0 + pb;
-        const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
-        const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
-        const float *dx = qx->d + b * qx->n_pad + t0;
-        __m512i isum[2][QTILE_T];
-        generic_isums(sub16, offset, R, NT, pack, pb, x, qx->cols, s, s16, isum);
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) {
-            const __m512 dw = _mm512_load_ps(pack[r]->d[pb]);
-#pragma GCC unroll 8
-            for (int j = 0; j < NT; j++) {
-                /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
-                acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][j]),
-                                                                   _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
-                if (has_min) {   /* acc + m * ((float)msum * d_x) */
-                    __m512 mdx;
-                    if (sub16)
-                        mdx = _mm512_mul_ps(
-                            _mm512_cvtepi32_ps(_mm512_add_epi32(
-                                _mm512_mullo_epi32(_mm512_load_si512((const void *)pack[r]->mn[pb][0]),
-                                                   _mm512_set1_epi32(s16[j])),
-                                _mm512_mullo_epi32(_mm512_load_si512((const void *)pack[r]->mn[pb][1]),
-                                                   _mm512_set1_epi32(s[j] - s16[j])))),
-                            _mm512_set1_ps(dx[j]));
-                    else
-                        mdx = _mm512_set1_ps((float)s[j] * dx[j]);
-                    acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_load_ps(pack[r]->m[pb]), mdx));
-                }
-            }
-        }
-    }
-}
-
-INLINE void generic_token_tile(uint32_t type, int sub16, int offset, int has_min, int R, int NT, const moee_matrix *W,
-                               const moee_qx *qx, const generic_pack *const pack[2], int64_t b0, int64_t nb,
-                               int64_t t0, const __mmask16 row_mask[2], float *y_tile) {
-    const int64_t n_tok = qx->n_tokens - t0;
-    __m512 acc[2][QTILE_T];
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int j = 0; j < NT; j++)
-            acc[r][j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
-                                              : _mm512_maskz_loadu_ps(row_mask[r], y_tile + (t0 + j) * W->rows + 16 * r);
-    generic_tile(type, sub16, offset, has_min, R, NT, pack, nb, qx, t0, b0, acc);
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int j = 0; j < NT; j++)
-            if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows + 16 * r, row_mask[r], acc[r][j]);
-}
-
-/* Row tiles rt0..rt1-1 of 16 rows, two at a time while two are left (as quant_rows). */
-INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, const moee_matrix *W, const moee_qx *qx,
-                         float *Y, int64_t rt0, int64_t rt1) {
-    generic_pack packs[2];
-    const generic_pack *const pack[2] = {&packs[0], &packs[1]};
-    const moee_type_traits *tt = moee_type(type);
-    const int spread = qx->n_tokens >= SPREAD_MIN_TOKENS;
-    for (int64_t rt = rt0; rt < rt1;) {
-        const int R = rt + 2 <= rt1 ? 2 : 1;
-        __mmask16 row_mask[2] = {0, 0};
-        int64_t row[2][PACK_ROWS];
-        for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
-        float *y_tile = Y + rt * PACK_ROWS;
-        const size_t ahead = rows_ahead(W, (rt + R) * PACK_ROWS, R * PACK_ROWS);
-        spread_prefetch next = spread_init(W, qx, rt, R, ahead);
-        const int64_t chunk = pack_chunk(qx);
-        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
-            const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
-            for (int r = 0; r < R; r++) pack_generic(type, sub16, tt, W, row[r], b0, nb, &packs[r], spread ? 0 : ahead);
-            int64_t t0 = 0;
-            if (R == 2) {
-                for (; t0 < qx->n_pad; t0 += 4) {
-                    spread_step(&next, 1);
-                    generic_token_tile(type, sub16, offset, has_min, 2, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
-                }
-            } else {
-                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T) {
-                    spread_step(&next, 2);
-                    generic_token_tile(type, sub16, offset, has_min, 1, QTILE_T, W, qx, pack, b0, nb, t0, row_mask,
-                                       y_tile);
-                }
-                if (t0 < qx->n_pad)
-                    generic_token_tile(type, sub16, offset, has_min, 1, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
-            }
-        }
-        rt += R;
-    }
-}
-
 /* ---- Q4_K, Q5_K, Q6_K with few tokens: the pack done in registers ------------------
  * As few16_q4_0, for the K-quants of the files people download (Q4_K_M, Q5_K_M): with
  * up to FEW16_TOKENS tokens each 256-element super-block of 16 rows is turned into the
@@ -788,6 +606,212 @@ static void few16_q5_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_
 }
 static void few16_q6_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
     few16_k(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
+}
+
+/* ---- every other quantized type ----------------------------------------------------
+ * The same tiles (32 rows x 4 tokens, or 16 x 8) over the type table's integer form
+ * (kernels/matmul.c): the packer makes each row's 32 codes u (codes32, pack.h) and
+ * reads the block's d, m, sc, mn from the table (moee_type_traits.scales); the
+ * micro-kernel's lanes start from -offset * (activation sum) and get 8 vpdpbusd as
+ * above. Types with two sub-block scales per 32 (Q2_K, Q3_K, Q6_K) keep the two
+ * halves (groups 0-3 and 4-7) apart and combine them with the integer scales; types
+ * with a minimum add (float)msum * (m * d_x). Same integers, same float sequence as
+ * the scalar oracle: bit-identical. */
+
+typedef struct {
+    _Alignas(64) uint8_t q[PACK_BLOCKS][8][PACK_ROWS][4];
+    _Alignas(64) float d[PACK_BLOCKS][PACK_ROWS];
+    _Alignas(64) float m[PACK_BLOCKS][PACK_ROWS];
+    _Alignas(64) int32_t sc[PACK_BLOCKS][2][PACK_ROWS];
+    _Alignas(64) int32_t mn[PACK_BLOCKS][2][PACK_ROWS];
+} generic_pack;
+
+INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, const moee_matrix *W,
+                         const int64_t row[PACK_ROWS], int64_t b0, int64_t nb, generic_pack *pack, size_t ahead) {
+    const size_t row_bytes = moee_type_row_bytes(type, W->cols);
+    const uint8_t *rp[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
+    if ((type == MOEE_TYPE_Q4_K || type == MOEE_TYPE_Q5_K || type == MOEE_TYPE_Q6_K) && b0 % 8 == 0 && nb % 8 == 0) {
+        /* whole super-blocks, decoded in registers (few16_decode) */
+        const size_t super_bytes = row_bytes / (size_t)(W->cols / 256);
+        for (int64_t pb = 0; pb < nb; pb += 8) {
+            const size_t off = (size_t)(b0 + pb) / 8 * super_bytes;
+            if (ahead)
+                for (size_t line = 0; line < super_bytes; line += 64) {
+                    prefetch_rows8(rp, off + ahead + line);
+                    prefetch_rows8(rp + 8, off + ahead + line);
+                }
+            few16_super s;
+            few16_decode(type, rp, off, &s);
+            for (int k = 0; k < 8; k++) {
+#pragma GCC unroll 8
+                for (int g = 0; g < 8; g++) _mm512_store_si512((void *)pack->q[pb + k][g], s.q[k][g]);
+                _mm512_store_ps(pack->d[pb + k], s.d[k]);
+                if (sub16)
+                    for (int h = 0; h < 2; h++) _mm512_store_si512((void *)pack->sc[pb + k][h], s.sc[k][h]);
+                else
+                    _mm512_store_ps(pack->m[pb + k], s.m[k]);
+            }
+        }
+        return;
+    }
+    for (int64_t pb = 0; pb < nb; pb++) {
+        if (ahead) {   /* about the same columns of the rows one tile on */
+            const size_t off = (size_t)(b0 + pb) * row_bytes / (size_t)(W->cols / MOEE_QK) + ahead;
+            prefetch_rows8(rp, off);
+            prefetch_rows8(rp + 8, off);
+        }
+        for (int half = 0; half < 2; half++) {
+            __m256i r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) r[i] = codes32(type, rp[8 * half + i], b0 + pb);
+            transpose8_store(r, &pack->q[pb][0][8 * half][0], sizeof pack->q[0][0]);
+        }
+    }
+    pack_scales(type, sub16, rp, PACK_ROWS, b0, nb, &pack->d[0][0], &pack->m[0][0], &pack->sc[0][0][0],
+                &pack->mn[0][0][0]);
+}
+
+/* The exact isums of packed block pb of R packs with NT tokens (broadcast activation
+ * bytes from x, row stride cols; sums s, s16), into isum[r][j]. Types with two
+ * sub-block scales chain groups 0-3 and 4-7 apart and combine them with the integer
+ * scales: lo * sc_lo + hi * sc_hi. */
+INLINE void generic_isums(int sub16, int offset, int R, int NT, const generic_pack *const pack[2], int64_t pb,
+                          const int8_t *x, int64_t cols, const int32_t *s, const int32_t *s16,
+                          __m512i isum[2][QTILE_T]) {
+    const int halves = sub16 ? 2 : 1;
+#pragma GCC unroll 2
+    for (int h = 0; h < halves; h++) {
+        __m512i part[2][QTILE_T];
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++) {
+            const int32_t xs = !sub16 ? s[j] : h == 0 ? s16[j] : s[j] - s16[j];
+            part[0][j] = _mm512_set1_epi32(-offset * xs);
+            if (R == 2) part[1][j] = part[0][j];
+        }
+#pragma GCC unroll 8
+        for (int gg = 0; gg < 8; gg++) {
+            const int g = sub16 ? 4 * h + gg : gg;
+            if (sub16 && gg >= 4) break;
+            const __m512i w0 = _mm512_load_si512((const void *)pack[0]->q[pb][g]);
+            const __m512i w1 = R == 2 ? _mm512_load_si512((const void *)pack[1]->q[pb][g]) : w0;
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const __m512i xj = _mm512_set1_epi32(*(const unaligned_i32 *)(x + j * cols + 4 * g));
+                part[0][j] = _mm512_dpbusd_epi32(part[0][j], w0, xj);
+                if (R == 2) part[1][j] = _mm512_dpbusd_epi32(part[1][j], w1, xj);
+            }
+        }
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            if (!sub16) {
+#pragma GCC unroll 8
+                for (int j = 0; j < NT; j++) isum[r][j] = part[r][j];
+                continue;
+            }
+            const __m512i sc = _mm512_load_si512((const void *)pack[r]->sc[pb][h]);
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const __m512i scaled = _mm512_mullo_epi32(part[r][j], sc);
+                isum[r][j] = h == 0 ? scaled : _mm512_add_epi32(isum[r][j], scaled);
+            }
+        }
+    }
+}
+
+INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int R, int NT,
+                         const generic_pack *const pack[2], int64_t nb, const moee_qx *qx, int64_t t0, int64_t b0,
+                         __m512 acc[2][QTILE_T]) {
+    for (int64_t pb = 0; pb < nb; pb++) {
+        const int64_t b = b0 + pb;
+        const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
+        const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
+        const float *dx = qx->d + b * qx->n_pad + t0;
+        __m512i isum[2][QTILE_T];
+        generic_isums(sub16, offset, R, NT, pack, pb, x, qx->cols, s, s16, isum);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            const __m512 dw = _mm512_load_ps(pack[r]->d[pb]);
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+                acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][j]),
+                                                                   _mm512_mul_ps(dw, _mm512_set1_ps(dx[j]))));
+                if (has_min) {   /* acc + m * ((float)msum * d_x) */
+                    __m512 mdx;
+                    if (sub16)
+                        mdx = _mm512_mul_ps(
+                            _mm512_cvtepi32_ps(_mm512_add_epi32(
+                                _mm512_mullo_epi32(_mm512_load_si512((const void *)pack[r]->mn[pb][0]),
+                                                   _mm512_set1_epi32(s16[j])),
+                                _mm512_mullo_epi32(_mm512_load_si512((const void *)pack[r]->mn[pb][1]),
+                                                   _mm512_set1_epi32(s[j] - s16[j])))),
+                            _mm512_set1_ps(dx[j]));
+                    else
+                        mdx = _mm512_set1_ps((float)s[j] * dx[j]);
+                    acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_load_ps(pack[r]->m[pb]), mdx));
+                }
+            }
+        }
+    }
+}
+
+INLINE void generic_token_tile(uint32_t type, int sub16, int offset, int has_min, int R, int NT, const moee_matrix *W,
+                               const moee_qx *qx, const generic_pack *const pack[2], int64_t b0, int64_t nb,
+                               int64_t t0, const __mmask16 row_mask[2], float *y_tile) {
+    const int64_t n_tok = qx->n_tokens - t0;
+    __m512 acc[2][QTILE_T];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++)
+            acc[r][j] = b0 == 0 || j >= n_tok ? _mm512_setzero_ps()
+                                              : _mm512_maskz_loadu_ps(row_mask[r], y_tile + (t0 + j) * W->rows + 16 * r);
+    generic_tile(type, sub16, offset, has_min, R, NT, pack, nb, qx, t0, b0, acc);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++)
+            if (j < n_tok) _mm512_mask_storeu_ps(y_tile + (t0 + j) * W->rows + 16 * r, row_mask[r], acc[r][j]);
+}
+
+/* Row tiles rt0..rt1-1 of 16 rows, two at a time while two are left (as quant_rows). */
+INLINE void generic_rows(uint32_t type, int sub16, int offset, int has_min, const moee_matrix *W, const moee_qx *qx,
+                         float *Y, int64_t rt0, int64_t rt1) {
+    generic_pack packs[2];
+    const generic_pack *const pack[2] = {&packs[0], &packs[1]};
+    const moee_type_traits *tt = moee_type(type);
+    const int spread = qx->n_tokens >= SPREAD_MIN_TOKENS;
+    for (int64_t rt = rt0; rt < rt1;) {
+        const int R = rt + 2 <= rt1 ? 2 : 1;
+        __mmask16 row_mask[2] = {0, 0};
+        int64_t row[2][PACK_ROWS];
+        for (int r = 0; r < R; r++) row_mask[r] = (__mmask16)((1u << tile_rows(W, rt + r, PACK_ROWS, row[r])) - 1);
+        float *y_tile = Y + rt * PACK_ROWS;
+        const size_t ahead = rows_ahead(W, (rt + R) * PACK_ROWS, R * PACK_ROWS);
+        spread_prefetch next = spread_init(W, qx, rt, R, ahead);
+        const int64_t chunk = pack_chunk(qx);
+        for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += chunk) {
+            const int64_t nb = qx->n_blocks - b0 < chunk ? qx->n_blocks - b0 : chunk;
+            for (int r = 0; r < R; r++) pack_generic(type, sub16, tt, W, row[r], b0, nb, &packs[r], spread ? 0 : ahead);
+            int64_t t0 = 0;
+            if (R == 2) {
+                for (; t0 < qx->n_pad; t0 += 4) {
+                    spread_step(&next, 1);
+                    generic_token_tile(type, sub16, offset, has_min, 2, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+                }
+            } else {
+                for (; t0 + QTILE_T <= qx->n_pad; t0 += QTILE_T) {
+                    spread_step(&next, 2);
+                    generic_token_tile(type, sub16, offset, has_min, 1, QTILE_T, W, qx, pack, b0, nb, t0, row_mask,
+                                       y_tile);
+                }
+                if (t0 < qx->n_pad)
+                    generic_token_tile(type, sub16, offset, has_min, 1, 4, W, qx, pack, b0, nb, t0, row_mask, y_tile);
+            }
+        }
+        rt += R;
+    }
 }
 
 /* One kernel per type: type, sub16, offset and has_min are constants in each. */
