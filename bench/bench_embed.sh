@@ -94,3 +94,7 @@ for arch in $archs; do
         }'
     done
 done
+# the peak again: on a shared machine it moves, and a run is only comparable with the
+# peak of its own sitting
+printf 'int8 peak of %s threads measured again after the runs: %s GOP/s\n' "$threads" \
+    "$(build/bench/bench_kernels --peak "$threads")"
