@@ -15,7 +15,8 @@
  *         lane starts from -8 * sum x (the block's activation sum).
  * A last partial tile of tokens computes the zero pad tokens of the scratch and
  * does not store them. With only 1 or 2 tokens the weights are not repacked (see
- * "few tokens" below): same integers, same float sequence, same bits.
+ * "few tokens" below), nor are Q4_K, Q5_K and Q6_K's with up to 8 (transposed in
+ * registers): same integers, same float sequence, same bits.
  *
  * Float weights: tiles of 2 rows x 4 tokens (the last n % 4 tokens one at a time),
  * 8 columns per step, one 8-lane FMA accumulator per (row, token); the last partial
@@ -328,6 +329,200 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
     }
 }
 
+/* ---- Q4_K, Q5_K, Q6_K with few tokens: no pack in memory ------------------------
+ * As avx512/matmul.c's few16 path, on 8 rows: with up to FEW_K_TOKENS tokens each
+ * 256-element super-block of 8 rows is transposed in registers (transpose8 of the rows'
+ * 32-byte pieces; the byte layouts are described there) and its scales put one row per
+ * lane, then used at once. The weights stay unsigned codes u (0..15, 0..31 or 0..63)
+ * multiplied with vpmaddubsw by the signed activations (a pair sum is at most 2 x 63 x
+ * 127: no int16 saturation), and Q6_K's offset 32 comes off through the activation
+ * sums, as on AVX-512. Same integers and float sequence as generic_rows: same bits. */
+
+#define FEW_K_TOKENS 8
+
+typedef struct {
+    __m256i q[8][8];          /* the super-block's 8 blocks x 8 groups, lane = row */
+    __m256 d[8], m[8];        /* per block: scale and minimum (Q4_K, Q5_K) */
+    __m256i sc[8][2];         /* Q6_K: the two integer sub-scales of each block */
+} few_k_super;
+
+/* The 32 bytes at off of 8 rows, transposed (lane = row). */
+INLINE void rows8_groups(const uint8_t *const first[PACK_ROWS], size_t off, __m256i out[8]) {
+    __m256i r[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(first[i] + off));
+    transpose8(r, out);
+}
+
+INLINE void few_k_decode(uint32_t type, const uint8_t *const first[PACK_ROWS], size_t off, few_k_super *s) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    if (type == MOEE_TYPE_Q6_K) {
+        for (int h = 0; h < 2; h++) {
+            __m256i hi[8];
+            rows8_groups(first, off + 128 + 32 * (size_t)h, hi);
+            for (int part = 0; part < 2; part++) {
+                __m256i lo[8];
+                rows8_groups(first, off + 64 * (size_t)h + 32 * (size_t)part, lo);
+                const __m256i bits45 = _mm256_set1_epi8(0x30);
+#pragma GCC unroll 8
+                for (int g = 0; g < 8; g++) {
+                    const __m256i top_a = part == 0 ? _mm256_slli_epi16(hi[g], 4) : _mm256_slli_epi16(hi[g], 2);
+                    const __m256i top_b = part == 0 ? hi[g] : _mm256_srli_epi16(hi[g], 2);
+                    s->q[4 * h + part][g] = _mm256_or_si256(_mm256_and_si256(lo[g], low4),
+                                                            _mm256_and_si256(top_a, bits45));
+                    s->q[4 * h + part + 2][g] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lo[g], 4), low4),
+                                                                _mm256_and_si256(top_b, bits45));
+                }
+            }
+        }
+        /* per row: the 16 int8 sub-scales, even (first half of a block) and odd bytes
+         * widened to int32 (lane k = block k), then transposed to lane = row */
+        __m256i even[8], odd[8];
+        const __m128i split = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        uint16_t d16[PACK_ROWS];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            const __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(first[i] + off + 192)), split);
+            even[i] = _mm256_cvtepi8_epi32(b);
+            odd[i] = _mm256_cvtepi8_epi32(_mm_srli_si128(b, 8));
+            memcpy(&d16[i], first[i] + off + 208, 2);
+        }
+        __m256i sc0[8], sc1[8];
+        transpose8(even, sc0);
+        transpose8(odd, sc1);
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d16));
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            s->d[k] = d;
+            s->sc[k][0] = sc0[k];
+            s->sc[k][1] = sc1[k];
+        }
+        return;
+    }
+    /* Q4_K, Q5_K */
+    const size_t qs = type == MOEE_TYPE_Q4_K ? 16 : 48;
+    __m256i qh[8];
+    if (type == MOEE_TYPE_Q5_K) rows8_groups(first, off + 16, qh);
+    for (int c = 0; c < 4; c++) {
+        __m256i nib[8];
+        rows8_groups(first, off + qs + 32 * (size_t)c, nib);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            s->q[2 * c][g] = _mm256_and_si256(nib[g], low4);
+            s->q[2 * c + 1][g] = _mm256_and_si256(_mm256_srli_epi16(nib[g], 4), low4);
+            if (type == MOEE_TYPE_Q5_K)
+                for (int e = 0; e < 2; e++) {   /* bit k = 2c + e of qh to bit 4 */
+                    const int k = 2 * c + e;
+                    const __m256i at4 = k <= 4 ? _mm256_slli_epi16(qh[g], 4 - k) : _mm256_srli_epi16(qh[g], k - 4);
+                    s->q[k][g] = _mm256_or_si256(s->q[k][g], _mm256_and_si256(at4, _mm256_set1_epi8(0x10)));
+                }
+        }
+    }
+    /* the scales and minimums of each row's 8 blocks (q45k_scales8), transposed */
+    __m256i d_rows[8], m_rows[8], d_t[8], m_t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        float d8[8], m8[8];
+        q45k_scales8(first[i] + off, d8, m8);
+        d_rows[i] = _mm256_castps_si256(_mm256_loadu_ps(d8));
+        m_rows[i] = _mm256_castps_si256(_mm256_loadu_ps(m8));
+    }
+    transpose8(d_rows, d_t);
+    transpose8(m_rows, m_t);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        s->d[k] = _mm256_castsi256_ps(d_t[k]);
+        s->m[k] = _mm256_castsi256_ps(m_t[k]);
+    }
+}
+
+/* sum over groups g0..g0+3 of block k's codes times the token's bytes x (unsigned x signed) */
+INLINE __m256i few_k_groups(const few_k_super *s, int k, int g0, const int8_t *x) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int g = g0; g < g0 + 4; g++) {
+        int32_t x4;
+        memcpy(&x4, x + 4 * g, 4);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(s->q[k][g], _mm256_set1_epi32(x4)), ones));
+    }
+    return acc;
+}
+
+INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows,
+                       const moee_qx *qx, float *Y, size_t ahead) {
+    const int sub16 = type == MOEE_TYPE_Q6_K, has_min = !sub16, offset = sub16 ? 32 : 0;
+    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const size_t row_bytes = moee_type_row_bytes(type, W->cols);
+    const size_t super_bytes = row_bytes / (size_t)(qx->n_blocks / 8);
+    const uint8_t *first[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
+    __m256 acc[FEW_K_TOKENS];
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
+    few_k_super s;
+    for (int64_t sb = 0; sb < qx->n_blocks / 8; sb++) {
+        const size_t off = (size_t)sb * super_bytes;
+        if (ahead)
+            for (size_t line = 0; line < super_bytes; line += 64) prefetch_rows8(first, off + ahead + line);
+        few_k_decode(type, first, off, &s);
+        for (int k = 0; k < 8; k++) {
+            const int64_t b = 8 * sb + k;
+            const int8_t *x = qx->qs + b * MOEE_QK;
+            const int32_t *sum = qx->sum + b * qx->n_pad, *sum16 = qx->sum16 + b * qx->n_pad;
+            const float *dx = qx->d + b * qx->n_pad;
+#pragma GCC unroll 8
+            for (int j = 0; j < NT; j++) {
+                const int8_t *xj = x + j * qx->cols;
+                __m256i isum;
+                if (!sub16) {
+                    isum = _mm256_add_epi32(few_k_groups(&s, k, 0, xj), few_k_groups(&s, k, 4, xj));
+                } else {   /* (lo - 32 sum16) * sc_lo + (hi - 32 (sum - sum16)) * sc_hi */
+                    const __m256i lo = _mm256_sub_epi32(few_k_groups(&s, k, 0, xj), _mm256_set1_epi32(offset * sum16[j]));
+                    const __m256i hi = _mm256_sub_epi32(few_k_groups(&s, k, 4, xj),
+                                                        _mm256_set1_epi32(offset * (sum[j] - sum16[j])));
+                    isum = _mm256_add_epi32(_mm256_mullo_epi32(lo, s.sc[k][0]), _mm256_mullo_epi32(hi, s.sc[k][1]));
+                }
+                /* acc + (float)isum * (d_w * d_x), then acc + m * ((float)msum * d_x): generic_rows' sequence */
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
+                                                             _mm256_mul_ps(s.d[k], _mm256_set1_ps(dx[j]))));
+                if (has_min)
+                    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(s.m[k], _mm256_set1_ps((float)sum[j] * dx[j])));
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) _mm256_maskstore_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
+}
+
+/* Row tiles rt0..rt1-1 of 8 rows, 1..FEW_K_TOKENS tokens (a kernel per count). */
+INLINE void few_k_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    for (int64_t rt = rt0; rt < rt1; rt++) {
+        int64_t row[PACK_ROWS];
+        const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
+        const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
+        switch (qx->n_tokens) {
+        case 1: few_k_tile(type, 1, W, row, n_rows, qx, Y, ahead); break;
+        case 2: few_k_tile(type, 2, W, row, n_rows, qx, Y, ahead); break;
+        case 3: few_k_tile(type, 3, W, row, n_rows, qx, Y, ahead); break;
+        case 4: few_k_tile(type, 4, W, row, n_rows, qx, Y, ahead); break;
+        case 5: few_k_tile(type, 5, W, row, n_rows, qx, Y, ahead); break;
+        case 6: few_k_tile(type, 6, W, row, n_rows, qx, Y, ahead); break;
+        case 7: few_k_tile(type, 7, W, row, n_rows, qx, Y, ahead); break;
+        default: few_k_tile(type, 8, W, row, n_rows, qx, Y, ahead); break;
+        }
+    }
+}
+static void few_k_q4_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few_k_rows(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1);
+}
+static void few_k_q5_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few_k_rows(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1);
+}
+static void few_k_q6_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few_k_rows(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
+}
+
 /* One kernel per type: type, sub16 and has_min are constants in each. */
 #define GENERIC(T, SUB16, MIN) \
     static void rows_##T(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt) { \
@@ -358,6 +553,14 @@ static generic_kernel generic_for(uint32_t type) {
 
 void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
     const int64_t rt0 = r0 / PACK_ROWS, rt1 = (r1 + PACK_ROWS - 1) / PACK_ROWS;   /* PACK_ROWS divides MOEE_ROW_BLOCK */
+    if (qx->n_tokens <= FEW_K_TOKENS) {   /* K-quants: no pack in memory */
+        switch (W->type) {
+        case MOEE_TYPE_Q4_K: few_k_q4_K(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q5_K: few_k_q5_K(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q6_K: few_k_q6_K(W, qx, Y, rt0, rt1); return;
+        default: break;
+        }
+    }
     const generic_kernel gk = generic_for(W->type);
     if (gk) {
         for (int64_t rt = rt0; rt < rt1; rt++) gk(W, qx, Y, rt);

@@ -320,9 +320,9 @@ static inline __attribute__((always_inline)) void pack_scales(uint32_t type, int
     }
 }
 
-/* Stores the 8 groups (dwords) of 8 rows' 32-byte vectors transposed: group g of
- * the 8 rows at q + g * group_stride (32 bytes). */
-static inline __attribute__((always_inline)) void transpose8_store(const __m256i r[8], uint8_t *qb, size_t group_stride) {
+/* The 8 groups (dwords) of 8 rows' 32-byte vectors, transposed: out[g] lane i = dword g
+ * of r[i]. */
+static inline __attribute__((always_inline)) void transpose8(const __m256i r[8], __m256i out[8]) {
     const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
     const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
     const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
@@ -331,14 +331,23 @@ static inline __attribute__((always_inline)) void transpose8_store(const __m256i
     const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
     const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
     const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-    _mm256_store_si256((__m256i *)(qb + 0 * group_stride), _mm256_permute2x128_si256(u0, u4, 0x20));
-    _mm256_store_si256((__m256i *)(qb + 1 * group_stride), _mm256_permute2x128_si256(u1, u5, 0x20));
-    _mm256_store_si256((__m256i *)(qb + 2 * group_stride), _mm256_permute2x128_si256(u2, u6, 0x20));
-    _mm256_store_si256((__m256i *)(qb + 3 * group_stride), _mm256_permute2x128_si256(u3, u7, 0x20));
-    _mm256_store_si256((__m256i *)(qb + 4 * group_stride), _mm256_permute2x128_si256(u0, u4, 0x31));
-    _mm256_store_si256((__m256i *)(qb + 5 * group_stride), _mm256_permute2x128_si256(u1, u5, 0x31));
-    _mm256_store_si256((__m256i *)(qb + 6 * group_stride), _mm256_permute2x128_si256(u2, u6, 0x31));
-    _mm256_store_si256((__m256i *)(qb + 7 * group_stride), _mm256_permute2x128_si256(u3, u7, 0x31));
+    out[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+    out[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+    out[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+    out[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+    out[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    out[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+/* Stores the 8 groups (dwords) of 8 rows' 32-byte vectors transposed: group g of
+ * the 8 rows at q + g * group_stride (32 bytes). */
+static inline __attribute__((always_inline)) void transpose8_store(const __m256i r[8], uint8_t *qb, size_t group_stride) {
+    __m256i g[8];
+    transpose8(r, g);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) _mm256_store_si256((__m256i *)(qb + k * group_stride), g[k]);
 }
 
 #endif
