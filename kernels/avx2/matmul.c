@@ -14,9 +14,9 @@
  *         8 groups of a block add up in int16 (<= 30480) before one vpmaddwd; the
  *         lane starts from -8 * sum x (the block's activation sum).
  * A last partial tile of tokens computes the zero pad tokens of the scratch and
- * does not store them. With only 1 or 2 tokens the weights are not repacked (see
- * "few tokens" below), nor are Q4_K, Q5_K and Q6_K's with up to 8 (transposed in
- * registers): same integers, same float sequence, same bits.
+ * does not store them. With few tokens the pack is not stored: Q8_0 with 1 or 2
+ * tokens is not repacked at all, Q4_0, Q4_K, Q5_K and Q6_K with up to 8 are transposed
+ * in registers (see below): same integers, same float sequence, same bits.
  *
  * Float weights: tiles of 2 rows x 4 tokens (the last n % 4 tokens one at a time),
  * 8 columns per step, one 8-lane FMA accumulator per (row, token); the last partial
@@ -142,9 +142,10 @@ static void quant_rows_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, i
     quant_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1, &pack);
 }
 
-/* ---- few tokens: no repacking ----------------------------------------------------
+/* ---- Q8_0 with few tokens: no repacking --------------------------------------------
  * With 1 or 2 tokens (common: a MoE expert often gets only a few of a short text's
- * tokens) packing the weights would cost more than the products. Instead each block
+ * tokens) packing the weights would cost more than the products. (Q4_0 and the
+ * K-quants, up to 8 tokens, are transposed in registers instead: below.) Each block
  * dot is done in place (a row's 32 bytes against the token's 32 bytes leave 8 int32
  * partial sums), and the 8 rows' partial sums are added up together (a transposing
  * horizontal add) into one vector of 8 exact block sums. The integers are the same
@@ -160,13 +161,9 @@ INLINE __m256i reduce8(__m256i v0, __m256i v1, __m256i v2, __m256i v3,
     return _mm256_add_epi32(_mm256_permute2x128_si256(e, f, 0x20), _mm256_permute2x128_si256(e, f, 0x31));
 }
 
-/* 8 int32 lanes summing to the block dot of w (Q8_0 values or Q4_0 nibbles, as
- * pack_block_values gives them) with the token's 32 bytes x (Q4_0: before - 8 sum x). */
-INLINE __m256i dot_lanes(uint32_t type, __m256i w, __m256i x) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    if (type == MOEE_TYPE_Q8_0)
-        return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)), ones);
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+/* 8 int32 lanes summing to the block dot of w (Q8_0 values) with the token's 32 bytes x. */
+INLINE __m256i dot_lanes(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
 /* Y for rows row[0..7] and the nt (1 or 2) tokens of qx. */
@@ -186,15 +183,14 @@ INLINE void few_tokens_tile(uint32_t type, int nt, const moee_matrix *W, const i
         if (ahead) prefetch_rows8(blk, ahead);
         for (int j = 0; j < nt; j++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(qx->qs + j * qx->cols + b * MOEE_QK));
-            __m256i isum = reduce8(dot_lanes(type, pack_block_values(type, 0, blk[0]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[1]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[2]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[3]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[4]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[5]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[6]), x),
-                                   dot_lanes(type, pack_block_values(type, 0, blk[7]), x));
-            if (type == MOEE_TYPE_Q4_0) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(qx->sum[b * qx->n_pad + j] * 8));
+            __m256i isum = reduce8(dot_lanes(pack_block_values(type, 0, blk[0]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[1]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[2]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[3]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[4]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[5]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[6]), x),
+                                   dot_lanes(pack_block_values(type, 0, blk[7]), x));
             /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
             const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(qx->d[b * qx->n_pad + j]));
             acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), scale));
@@ -214,9 +210,6 @@ INLINE void few_tokens_rows(uint32_t type, const moee_matrix *W, const moee_qx *
 }
 static void few_tokens_q8_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
     few_tokens_rows(MOEE_TYPE_Q8_0, W, qx, Y, rt0, rt1);
-}
-static void few_tokens_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_tokens_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
 }
 
 /* ---- every other quantized type ----------------------------------------------------
@@ -330,7 +323,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
 }
 
 /* ---- Q4_K, Q5_K, Q6_K with few tokens: no pack in memory ------------------------
- * As avx512/matmul.c's few16 path, on 8 rows: with up to FEW_K_TOKENS tokens each
+ * As avx512/matmul.c's few16 path, on 8 rows: with up to FEW_TOKENS tokens each
  * 256-element super-block of 8 rows is transposed in registers (transpose8 of the rows'
  * 32-byte pieces; the byte layouts are described there) and its scales put one row per
  * lane, then used at once. The weights stay unsigned codes u (0..15, 0..31 or 0..63)
@@ -338,7 +331,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
  * 127: no int16 saturation), and Q6_K's offset 32 comes off through the activation
  * sums, as on AVX-512. Same integers and float sequence as generic_rows: same bits. */
 
-#define FEW_K_TOKENS 8
+#define FEW_TOKENS 8
 
 typedef struct {
     __m256i q[8][8];          /* the super-block's 8 blocks x 8 groups, lane = row */
@@ -457,7 +450,7 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
     const size_t super_bytes = row_bytes / (size_t)(qx->n_blocks / 8);
     const uint8_t *first[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
-    __m256 acc[FEW_K_TOKENS];
+    __m256 acc[FEW_TOKENS];
 #pragma GCC unroll 8
     for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
     few_k_super s;
@@ -495,32 +488,100 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
     for (int j = 0; j < NT; j++) _mm256_maskstore_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
 }
 
-/* Row tiles rt0..rt1-1 of 8 rows, 1..FEW_K_TOKENS tokens (a kernel per count). */
-INLINE void few_k_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+/* Q4_0 the same way, block by block: a row's 16 nibble bytes are its 4 dwords, dword
+ * k holding group k (low nibbles) and group k + 4 (high); rows p and p + 4 go into the
+ * two 128-bit lanes of vector p, and one 4 x 4 dword transpose per lane gives the
+ * groups with lane i = row i. The 8 groups' pair sums add up in int16 (at most 8 x 2 x
+ * 15 x 127 = 30480) before one vpmaddwd, as in the GEMM, from -8 x (activation sum). */
+INLINE void few_q4_0_tile(int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows, const moee_qx *qx,
+                          float *Y, size_t ahead) {
+    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const size_t bb = sizeof(moee_block_q4_0);
+    const uint8_t *first[PACK_ROWS];
+    for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)(row[i] * qx->n_blocks) * bb;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[FEW_TOKENS];
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < qx->n_blocks; b++) {
+        const size_t off = (size_t)b * bb;
+        __m256i z[4];
+        uint16_t d16[PACK_ROWS];
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++)
+            z[p] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(first[4 + p] + off + 2)),
+                                    _mm_loadu_si128((const __m128i *)(first[p] + off + 2)));
+#pragma GCC unroll 8
+        for (int i = 0; i < PACK_ROWS; i++) memcpy(&d16[i], first[i] + off, 2);
+        const __m256i t0 = _mm256_unpacklo_epi32(z[0], z[1]), t1 = _mm256_unpackhi_epi32(z[0], z[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(z[2], z[3]), t3 = _mm256_unpackhi_epi32(z[2], z[3]);
+        const __m256i dword[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                                  _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+        __m256i q[8];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            q[k] = _mm256_and_si256(dword[k], low4);
+            q[k + 4] = _mm256_and_si256(_mm256_srli_epi16(dword[k], 4), low4);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d16));
+        if (ahead) prefetch_rows8(first, off + ahead);
+        const int8_t *x = qx->qs + b * MOEE_QK;
+        const int32_t *sum = qx->sum + b * qx->n_pad;
+        const float *dx = qx->d + b * qx->n_pad;
+#pragma GCC unroll 8
+        for (int j = 0; j < NT; j++) {
+            __m256i pairs = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                int32_t x4;
+                memcpy(&x4, x + j * qx->cols + 4 * g, 4);
+                pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[g], _mm256_set1_epi32(x4)));
+            }
+            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(pairs, ones), _mm256_set1_epi32(8 * sum[j]));
+            /* acc + (float)isum * (d_w * d_x): three roundings, as in the scalar oracle */
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(dx[j]));
+            acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), scale));
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; j++) _mm256_maskstore_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
+}
+
+INLINE void few_tile(uint32_t type, int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows,
+                     const moee_qx *qx, float *Y, size_t ahead) {
+    if (type == MOEE_TYPE_Q4_0) few_q4_0_tile(NT, W, row, n_rows, qx, Y, ahead);
+    else few_k_tile(type, NT, W, row, n_rows, qx, Y, ahead);
+}
+
+/* Row tiles rt0..rt1-1 of 8 rows, 1..FEW_TOKENS tokens (a kernel per count). */
+INLINE void few_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
     for (int64_t rt = rt0; rt < rt1; rt++) {
         int64_t row[PACK_ROWS];
         const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
         const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
         switch (qx->n_tokens) {
-        case 1: few_k_tile(type, 1, W, row, n_rows, qx, Y, ahead); break;
-        case 2: few_k_tile(type, 2, W, row, n_rows, qx, Y, ahead); break;
-        case 3: few_k_tile(type, 3, W, row, n_rows, qx, Y, ahead); break;
-        case 4: few_k_tile(type, 4, W, row, n_rows, qx, Y, ahead); break;
-        case 5: few_k_tile(type, 5, W, row, n_rows, qx, Y, ahead); break;
-        case 6: few_k_tile(type, 6, W, row, n_rows, qx, Y, ahead); break;
-        case 7: few_k_tile(type, 7, W, row, n_rows, qx, Y, ahead); break;
-        default: few_k_tile(type, 8, W, row, n_rows, qx, Y, ahead); break;
+        case 1: few_tile(type, 1, W, row, n_rows, qx, Y, ahead); break;
+        case 2: few_tile(type, 2, W, row, n_rows, qx, Y, ahead); break;
+        case 3: few_tile(type, 3, W, row, n_rows, qx, Y, ahead); break;
+        case 4: few_tile(type, 4, W, row, n_rows, qx, Y, ahead); break;
+        case 5: few_tile(type, 5, W, row, n_rows, qx, Y, ahead); break;
+        case 6: few_tile(type, 6, W, row, n_rows, qx, Y, ahead); break;
+        case 7: few_tile(type, 7, W, row, n_rows, qx, Y, ahead); break;
+        default: few_tile(type, 8, W, row, n_rows, qx, Y, ahead); break;
         }
     }
 }
+static void few_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+    few_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
+}
 static void few_k_q4_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_k_rows(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1);
+    few_rows(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1);
 }
 static void few_k_q5_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_k_rows(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1);
+    few_rows(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1);
 }
 static void few_k_q6_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_k_rows(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
+    few_rows(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
 }
 
 /* One kernel per type: type, sub16 and has_min are constants in each. */
@@ -553,8 +614,9 @@ static generic_kernel generic_for(uint32_t type) {
 
 void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1) {
     const int64_t rt0 = r0 / PACK_ROWS, rt1 = (r1 + PACK_ROWS - 1) / PACK_ROWS;   /* PACK_ROWS divides MOEE_ROW_BLOCK */
-    if (qx->n_tokens <= FEW_K_TOKENS) {   /* K-quants: no pack in memory */
+    if (qx->n_tokens <= FEW_TOKENS) {   /* no pack in memory: transposed in registers */
         switch (W->type) {
+        case MOEE_TYPE_Q4_0: few_q4_0(W, qx, Y, rt0, rt1); return;
         case MOEE_TYPE_Q4_K: few_k_q4_K(W, qx, Y, rt0, rt1); return;
         case MOEE_TYPE_Q5_K: few_k_q5_K(W, qx, Y, rt0, rt1); return;
         case MOEE_TYPE_Q6_K: few_k_q6_K(W, qx, Y, rt0, rt1); return;
@@ -568,7 +630,6 @@ void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, i
     }
     const int few = qx->n_tokens <= 2;   /* (measured: from 3 tokens on, packing pays) */
     if (few && W->type == MOEE_TYPE_Q8_0) few_tokens_q8_0(W, qx, Y, rt0, rt1);
-    else if (few) few_tokens_q4_0(W, qx, Y, rt0, rt1);
     else if (W->type == MOEE_TYPE_Q8_0) quant_rows_q8_0(W, qx, Y, rt0, rt1);
     else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
