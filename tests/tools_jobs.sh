@@ -56,7 +56,7 @@ for N in 3 8; do
     done
     "$MOEE" merge -q -o "$DIR/m.npy" $parts
     check "npy from $N shards" same "$DIR/single.npy" "$DIR/m.npy"
-    "$MOEE" merge -q -o "$DIR/m.jsonl" $(echo $parts | sed 's/p\([0-9]\)/j\1/g')
+    "$MOEE" merge -q -o "$DIR/m.jsonl" $(echo $parts | sed 's|/p\([0-9]\)|/j\1|g')
     check "jsonl (with ids) from $N shards" same "$DIR/single.jsonl" "$DIR/m.jsonl"
     [ $N -eq 3 ] || { rm -f "$DIR"/p* "$DIR"/j* "$DIR"/m.*; continue; }
     # --stats-out at the merge equals the single run's
