@@ -571,18 +571,6 @@ INLINE void few_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, flo
         }
     }
 }
-static void few_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1);
-}
-static void few_k_q4_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_rows(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1);
-}
-static void few_k_q5_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_rows(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1);
-}
-static void few_k_q6_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few_rows(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
-}
 
 /* One kernel per type: type, sub16 and has_min are constants in each. */
 #define GENERIC(T, SUB16, MIN) \
@@ -616,10 +604,10 @@ void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, i
     const int64_t rt0 = r0 / PACK_ROWS, rt1 = (r1 + PACK_ROWS - 1) / PACK_ROWS;   /* PACK_ROWS divides MOEE_ROW_BLOCK */
     if (qx->n_tokens <= FEW_TOKENS) {   /* no pack in memory: transposed in registers */
         switch (W->type) {
-        case MOEE_TYPE_Q4_0: few_q4_0(W, qx, Y, rt0, rt1); return;
-        case MOEE_TYPE_Q4_K: few_k_q4_K(W, qx, Y, rt0, rt1); return;
-        case MOEE_TYPE_Q5_K: few_k_q5_K(W, qx, Y, rt0, rt1); return;
-        case MOEE_TYPE_Q6_K: few_k_q6_K(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q4_0: few_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q4_K: few_rows(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q5_K: few_rows(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q6_K: few_rows(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1); return;
         default: break;
         }
     }

@@ -398,26 +398,8 @@ INLINE void few16_tile_q4_0(int NT, const moee_matrix *W, const int64_t row[PACK
     for (int j = 0; j < NT; j++) _mm512_mask_storeu_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
 }
 
-static void few16_q4_0(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    for (int64_t rt = rt0; rt < rt1; rt++) {
-        int64_t row[PACK_ROWS];
-        const __mmask16 row_mask = (__mmask16)((1u << tile_rows(W, rt, PACK_ROWS, row)) - 1);
-        const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
-        switch (qx->n_tokens) {
-        case 1: few16_tile_q4_0(1, W, row, row_mask, qx, Y, ahead); break;
-        case 2: few16_tile_q4_0(2, W, row, row_mask, qx, Y, ahead); break;
-        case 3: few16_tile_q4_0(3, W, row, row_mask, qx, Y, ahead); break;
-        case 4: few16_tile_q4_0(4, W, row, row_mask, qx, Y, ahead); break;
-        case 5: few16_tile_q4_0(5, W, row, row_mask, qx, Y, ahead); break;
-        case 6: few16_tile_q4_0(6, W, row, row_mask, qx, Y, ahead); break;
-        case 7: few16_tile_q4_0(7, W, row, row_mask, qx, Y, ahead); break;
-        default: few16_tile_q4_0(8, W, row, row_mask, qx, Y, ahead); break;
-        }
-    }
-}
-
 /* ---- Q4_K, Q5_K, Q6_K with few tokens: the pack done in registers ------------------
- * As few16_q4_0, for the K-quants of the files people download (Q4_K_M, Q5_K_M): with
+ * As few16_tile_q4_0, for the K-quants of the files people download (Q4_K_M, Q5_K_M): with
  * up to FEW16_TOKENS tokens each 256-element super-block of 16 rows is turned into the
  * packed layout with 4 x 4 dword transposes (transpose16x4) and its scales decoded
  * with lane i = row i, then used at once, instead of being written to a pack through
@@ -580,34 +562,30 @@ INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int6
     for (int j = 0; j < NT; j++) _mm512_mask_storeu_ps(Y + j * W->rows + row[0], row_mask, acc[j]);
 }
 
+INLINE void few16_tile(uint32_t type, int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], __mmask16 row_mask,
+                       const moee_qx *qx, float *Y, size_t ahead) {
+    if (type == MOEE_TYPE_Q4_0) few16_tile_q4_0(NT, W, row, row_mask, qx, Y, ahead);
+    else few16_tile_k(type, NT, W, row, row_mask, qx, Y, ahead);
+}
+
 /* Row tiles rt0..rt1-1 of 16 rows, 1..FEW16_TOKENS tokens (a kernel per count). */
-INLINE void few16_k(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
+INLINE void few16_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
     for (int64_t rt = rt0; rt < rt1; rt++) {
         int64_t row[PACK_ROWS];
         const __mmask16 row_mask = (__mmask16)((1u << tile_rows(W, rt, PACK_ROWS, row)) - 1);
         const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
         switch (qx->n_tokens) {
-        case 1: few16_tile_k(type, 1, W, row, row_mask, qx, Y, ahead); break;
-        case 2: few16_tile_k(type, 2, W, row, row_mask, qx, Y, ahead); break;
-        case 3: few16_tile_k(type, 3, W, row, row_mask, qx, Y, ahead); break;
-        case 4: few16_tile_k(type, 4, W, row, row_mask, qx, Y, ahead); break;
-        case 5: few16_tile_k(type, 5, W, row, row_mask, qx, Y, ahead); break;
-        case 6: few16_tile_k(type, 6, W, row, row_mask, qx, Y, ahead); break;
-        case 7: few16_tile_k(type, 7, W, row, row_mask, qx, Y, ahead); break;
-        default: few16_tile_k(type, 8, W, row, row_mask, qx, Y, ahead); break;
+        case 1: few16_tile(type, 1, W, row, row_mask, qx, Y, ahead); break;
+        case 2: few16_tile(type, 2, W, row, row_mask, qx, Y, ahead); break;
+        case 3: few16_tile(type, 3, W, row, row_mask, qx, Y, ahead); break;
+        case 4: few16_tile(type, 4, W, row, row_mask, qx, Y, ahead); break;
+        case 5: few16_tile(type, 5, W, row, row_mask, qx, Y, ahead); break;
+        case 6: few16_tile(type, 6, W, row, row_mask, qx, Y, ahead); break;
+        case 7: few16_tile(type, 7, W, row, row_mask, qx, Y, ahead); break;
+        default: few16_tile(type, 8, W, row, row_mask, qx, Y, ahead); break;
         }
     }
 }
-static void few16_q4_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few16_k(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1);
-}
-static void few16_q5_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few16_k(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1);
-}
-static void few16_q6_K(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t rt0, int64_t rt1) {
-    few16_k(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1);
-}
-
 /* ---- every other quantized type ----------------------------------------------------
  * The same tiles (32 rows x 4 tokens, or 16 x 8) over the type table's integer form
  * (kernels/matmul.c): the packer makes each row's 32 codes u (codes32, pack.h) and
@@ -852,10 +830,10 @@ void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y,
     const int64_t rt0 = r0 / PACK_ROWS, rt1 = (r1 + PACK_ROWS - 1) / PACK_ROWS;
     if (qx->n_tokens <= FEW16_TOKENS) {   /* the packs done in registers */
         switch (W->type) {
-        case MOEE_TYPE_Q4_0: few16_q4_0(W, qx, Y, rt0, rt1); return;
-        case MOEE_TYPE_Q4_K: few16_q4_K(W, qx, Y, rt0, rt1); return;
-        case MOEE_TYPE_Q5_K: few16_q5_K(W, qx, Y, rt0, rt1); return;
-        case MOEE_TYPE_Q6_K: few16_q6_K(W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q4_0: few16_rows(MOEE_TYPE_Q4_0, W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q4_K: few16_rows(MOEE_TYPE_Q4_K, W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q5_K: few16_rows(MOEE_TYPE_Q5_K, W, qx, Y, rt0, rt1); return;
+        case MOEE_TYPE_Q6_K: few16_rows(MOEE_TYPE_Q6_K, W, qx, Y, rt0, rt1); return;
         default: break;
         }
     }
