@@ -447,7 +447,7 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
     const int sub16 = type == MOEE_TYPE_Q6_K, has_min = !sub16, offset = sub16 ? 32 : 0;
     const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
-    const size_t super_bytes = row_bytes / (size_t)(qx->n_blocks / 8);
+    const size_t super_bytes = moee_type(type)->block_bytes;
     const uint8_t *first[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
     __m256 acc[FEW_TOKENS];
@@ -456,8 +456,7 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
     few_k_super s;
     for (int64_t sb = 0; sb < qx->n_blocks / 8; sb++) {
         const size_t off = (size_t)sb * super_bytes;
-        if (ahead)
-            for (size_t line = 0; line < super_bytes; line += 64) prefetch_rows8(first, off + ahead + line);
+        if (ahead) prefetch_rows8_span(first, off + ahead, super_bytes);
         few_k_decode(type, first, off, &s);
         for (int k = 0; k < 8; k++) {
             const int64_t b = 8 * sb + k;

@@ -28,6 +28,13 @@ static inline __attribute__((always_inline)) void prefetch_rows8(const uint8_t *
     for (int i = 0; i < 8; i++) _mm_prefetch((const char *)row[i] + offset, _MM_HINT_T0);
 }
 
+/* The same for a span of `bytes` from offset (e.g. a whole K-quant super-block): every
+ * cache line of it in each of the 8 rows. */
+static inline __attribute__((always_inline)) void prefetch_rows8_span(const uint8_t *const row[8], size_t offset,
+                                                                      size_t bytes) {
+    for (size_t line = 0; line < bytes; line += 64) prefetch_rows8(row, offset + line);
+}
+
 /* A block's 32 values as bytes: Q8_0 the int8 values (with the sign bit flipped,
  * i.e. + 128 as unsigned, if flip_q8), Q4_0 the nibbles 0..15 in element order. */
 static inline __attribute__((always_inline)) __m256i pack_block_values(uint32_t type, int flip_q8,

@@ -509,7 +509,7 @@ INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int6
                          __mmask16 row_mask, const moee_qx *qx, float *Y, size_t ahead) {
     const int sub16 = type == MOEE_TYPE_Q6_K, has_min = !sub16, offset = sub16 ? 32 : 0;
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
-    const size_t super_bytes = row_bytes / (size_t)(qx->n_blocks / 8);
+    const size_t super_bytes = moee_type(type)->block_bytes;
     const uint8_t *first[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
     __m512 acc[FEW16_TOKENS];
@@ -518,11 +518,10 @@ INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int6
     few16_super s;
     for (int64_t sb = 0; sb < qx->n_blocks / 8; sb++) {
         const size_t off = (size_t)sb * super_bytes;
-        if (ahead)
-            for (size_t line = 0; line < super_bytes; line += 64) {
-                prefetch_rows8(first, off + ahead + line);
-                prefetch_rows8(first + 8, off + ahead + line);
-            }
+        if (ahead) {
+            prefetch_rows8_span(first, off + ahead, super_bytes);
+            prefetch_rows8_span(first + 8, off + ahead, super_bytes);
+        }
         few16_decode(type, first, off, &s);
         for (int k = 0; k < 8; k++) {
             const int64_t b = 8 * sb + k;
@@ -611,14 +610,13 @@ INLINE void pack_generic(uint32_t type, int sub16, const moee_type_traits *tt, c
     for (int i = 0; i < PACK_ROWS; i++) rp[i] = (const uint8_t *)W->data + (size_t)row[i] * row_bytes;
     if ((type == MOEE_TYPE_Q4_K || type == MOEE_TYPE_Q5_K || type == MOEE_TYPE_Q6_K) && b0 % 8 == 0 && nb % 8 == 0) {
         /* whole super-blocks, decoded in registers (few16_decode) */
-        const size_t super_bytes = row_bytes / (size_t)(W->cols / 256);
+        const size_t super_bytes = tt->block_bytes;
         for (int64_t pb = 0; pb < nb; pb += 8) {
             const size_t off = (size_t)(b0 + pb) / 8 * super_bytes;
-            if (ahead)
-                for (size_t line = 0; line < super_bytes; line += 64) {
-                    prefetch_rows8(rp, off + ahead + line);
-                    prefetch_rows8(rp + 8, off + ahead + line);
-                }
+            if (ahead) {
+                prefetch_rows8_span(rp, off + ahead, super_bytes);
+                prefetch_rows8_span(rp + 8, off + ahead, super_bytes);
+            }
             few16_super s;
             few16_decode(type, rp, off, &s);
             for (int k = 0; k < 8; k++) {
