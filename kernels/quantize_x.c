@@ -11,7 +11,7 @@
 static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Layout inside the scratch buffer: qs, then d, then sum, neg_sum8, neg_sum128 and sum16,
+/* Layout inside the scratch buffer: qs, then d, sum_d, sum, neg_sum8, neg_sum128 and sum16,
  * each 64-byte aligned relative to the start (the start itself is aligned up to 64
  * bytes). */
 size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols) {
@@ -21,7 +21,7 @@ size_t moee_matmul_scratch_bytes(int64_t n_tokens, int64_t cols) {
     size_t qs = align64((size_t)(n_pad * n_blocks * MOEE_QK));
     size_t d = align64((size_t)(n_blocks * n_pad) * sizeof(float));
     size_t sum = align64((size_t)(n_blocks * n_pad) * sizeof(int32_t));
-    return 64 + qs + d + 4 * sum;
+    return 64 + qs + 2 * d + 4 * sum;
 }
 
 /* Whether all n floats are finite (exponent bits not all ones). */
@@ -81,7 +81,8 @@ void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx)
     int8_t *qs = (int8_t *)base;
     float *d = (float *)(base + align64((size_t)(n_pad * cols)));
     const size_t per_block_bytes = align64((size_t)(n_blocks * n_pad) * sizeof(int32_t));
-    int32_t *sum = (int32_t *)((uint8_t *)d + per_block_bytes);
+    float *sum_d = (float *)((uint8_t *)d + per_block_bytes);
+    int32_t *sum = (int32_t *)((uint8_t *)sum_d + per_block_bytes);
     int32_t *neg_sum8 = (int32_t *)((uint8_t *)sum + per_block_bytes);
     int32_t *neg_sum128 = (int32_t *)((uint8_t *)neg_sum8 + per_block_bytes);
     int32_t *sum16 = (int32_t *)((uint8_t *)neg_sum128 + per_block_bytes);
@@ -95,6 +96,7 @@ void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx)
     qx->neg_sum8 = neg_sum8;
     qx->neg_sum128 = neg_sum128;
     qx->sum16 = sum16;
+    qx->sum_d = sum_d;
 }
 
 /* One row of floats quantized with the current variant, ggml's bytes in every one. */
@@ -107,13 +109,13 @@ static void quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d,
 /* The layout's own buffers, which the functions below fill. */
 typedef struct {
     int8_t *qs;
-    float *d;
+    float *d, *sum_d;
     int32_t *sum, *sum16, *neg_sum8, *neg_sum128;
 } qx_buffers;
 
 static qx_buffers buffers_of(const moee_qx *qx) {
-    return (qx_buffers){(int8_t *)qx->qs, (float *)qx->d, (int32_t *)qx->sum, (int32_t *)qx->sum16,
-                        (int32_t *)qx->neg_sum8, (int32_t *)qx->neg_sum128};
+    return (qx_buffers){(int8_t *)qx->qs, (float *)qx->d, (float *)qx->sum_d, (int32_t *)qx->sum,
+                        (int32_t *)qx->sum16, (int32_t *)qx->neg_sum8, (int32_t *)qx->neg_sum128};
 }
 
 /* Tokens t0..t1-1 of qx: pad tokens (t >= n_tokens) all zero; then, for every token,
@@ -129,6 +131,7 @@ static void finish_tokens(const moee_qx *qx, const qx_buffers *o, int64_t t0, in
             if (i - b * n_pad >= qx->n_tokens) o->d[i] = 0.0f, o->sum[i] = o->sum16[i] = 0;
             o->neg_sum8[i] = -8 * o->sum[i];   /* |sum| <= 32 * 128: no overflow */
             o->neg_sum128[i] = -128 * o->sum[i];
+            o->sum_d[i] = (float)o->sum[i] * o->d[i];
         }
 }
 

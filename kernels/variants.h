@@ -46,6 +46,9 @@ typedef struct {
      * once per call so the kernels' inner loops only load them. */
     const int32_t *neg_sum8;
     const int32_t *neg_sum128;
+    /* (float)sum * d: a whole block's factor of the weights' minimum (types with one
+     * and 32-value sub-blocks), the oracle's value, computed once per call likewise. */
+    const float *sum_d;
 } moee_qx;
 
 /* Describes in *qx where the n rows quantized for `cols` columns live in scratch

@@ -292,6 +292,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
                 const int64_t b = b0 + pb;
                 const __m256 dw = _mm256_load_ps(pack.d[pb]);
                 const float *dx = qx->d + b * qx->n_pad + t0;
+                const float *sum_d = qx->sum_d + b * qx->n_pad + t0;
                 const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++) {
@@ -310,7 +311,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
                                                        _mm256_set1_epi32(s[j] - s16[j])))),
                                 _mm256_set1_ps(dx[j]));
                         else
-                            mdx = _mm256_set1_ps((float)s[j] * dx[j]);
+                            mdx = _mm256_set1_ps(sum_d[j]);
                         acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_load_ps(pack.m[pb]), mdx));
                     }
                 }
@@ -463,6 +464,7 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
             const int8_t *x = qx->qs + b * MOEE_QK;
             const int32_t *sum = qx->sum + b * qx->n_pad, *sum16 = qx->sum16 + b * qx->n_pad;
             const float *dx = qx->d + b * qx->n_pad;
+            const float *sum_d = qx->sum_d + b * qx->n_pad;
 #pragma GCC unroll 8
             for (int j = 0; j < NT; j++) {
                 const int8_t *xj = x + j * qx->cols;
@@ -479,7 +481,7 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
                 acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
                                                              _mm256_mul_ps(s.d[k], _mm256_set1_ps(dx[j]))));
                 if (has_min)
-                    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(s.m[k], _mm256_set1_ps((float)sum[j] * dx[j])));
+                    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(s.m[k], _mm256_set1_ps(sum_d[j])));
             }
         }
     }

@@ -528,6 +528,7 @@ INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int6
             const int8_t *x = qx->qs + b * MOEE_QK;
             const int32_t *sum = qx->sum + b * qx->n_pad, *sum16 = qx->sum16 + b * qx->n_pad;
             const float *dx = qx->d + b * qx->n_pad;
+            const float *sum_d = qx->sum_d + b * qx->n_pad;
 #pragma GCC unroll 8
             for (int j = 0; j < NT; j++) {
                 const int8_t *xj = x + j * qx->cols;
@@ -553,7 +554,7 @@ INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int6
                 acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum),
                                                              _mm512_mul_ps(s.d[k], _mm512_set1_ps(dx[j]))));
                 if (has_min)
-                    acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(s.m[k], _mm512_set1_ps((float)sum[j] * dx[j])));
+                    acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(s.m[k], _mm512_set1_ps(sum_d[j])));
             }
         }
     }
@@ -703,6 +704,7 @@ INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int 
         const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
         const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
         const float *dx = qx->d + b * qx->n_pad + t0;
+        const float *sum_d = qx->sum_d + b * qx->n_pad + t0;
         __m512i isum[2][QTILE_T];
         generic_isums(sub16, offset, R, NT, pack, pb, x, qx->cols, s, s16, isum);
 #pragma GCC unroll 2
@@ -724,7 +726,7 @@ INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int 
                                                    _mm512_set1_epi32(s[j] - s16[j])))),
                             _mm512_set1_ps(dx[j]));
                     else
-                        mdx = _mm512_set1_ps((float)s[j] * dx[j]);
+                        mdx = _mm512_set1_ps(sum_d[j]);
                     acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(_mm512_load_ps(pack[r]->m[pb]), mdx));
                 }
             }
