@@ -118,25 +118,30 @@ static qx_buffers buffers_of(const moee_qx *qx) {
                         (int32_t *)qx->sum16, (int32_t *)qx->neg_sum8, (int32_t *)qx->neg_sum128};
 }
 
-/* Tokens t0..t1-1 of qx: pad tokens (t >= n_tokens) all zero; then, for every token,
- * the sums' scaled forms the x86 kernels start from. Block by block, so that a range
- * of 16 tokens (the grain the matmul hands out) writes whole cache lines of the
- * [block][token] arrays instead of one int per line per token. */
-static void finish_tokens(const moee_qx *qx, const qx_buffers *o, int64_t t0, int64_t t1) {
-    const int64_t n_pad = qx->n_pad, n_blocks = qx->n_blocks;
-    for (int64_t t = t0 > qx->n_tokens ? t0 : qx->n_tokens; t < t1; t++)
+/* Entry i = b * n_pad + t of the [block][token] arrays: block b of token t, its scale,
+ * sums and the forms of them the x86 kernels start from (written together, while the
+ * lines are in the cache, rather than read back in a second pass). */
+static void set_block(const qx_buffers *o, int64_t i, float d, int32_t sum, int32_t sum16) {
+    o->d[i] = d;
+    o->sum[i] = sum;
+    o->sum16[i] = sum16;
+    o->neg_sum8[i] = -8 * sum;   /* |sum| <= 32 * 128: no overflow */
+    o->neg_sum128[i] = -128 * sum;
+    o->sum_d[i] = (float)sum * d;
+}
+
+/* Pad tokens (n_tokens <= t < n_pad) among t0..t1-1: all zero. */
+static void pad_tokens(const moee_qx *qx, const qx_buffers *o, int64_t t0, int64_t t1) {
+    for (int64_t t = t0 > qx->n_tokens ? t0 : qx->n_tokens; t < t1; t++) {
         memset(o->qs + t * qx->cols, 0, (size_t)qx->cols);
-    for (int64_t b = 0; b < n_blocks; b++)
-        for (int64_t i = b * n_pad + t0; i < b * n_pad + t1; i++) {
-            if (i - b * n_pad >= qx->n_tokens) o->d[i] = 0.0f, o->sum[i] = o->sum16[i] = 0;
-            o->neg_sum8[i] = -8 * o->sum[i];   /* |sum| <= 32 * 128: no overflow */
-            o->neg_sum128[i] = -128 * o->sum[i];
-            o->sum_d[i] = (float)o->sum[i] * o->d[i];
-        }
+        for (int64_t b = 0; b < qx->n_blocks; b++) set_block(o, b * qx->n_pad + t, 0.0f, 0, 0);
+    }
 }
 
 /* Tokens and blocks quantized at a time before their scales and sums are copied into
- * the [block][token] arrays (the copy then writes whole cache lines; see finish_tokens). */
+ * the [block][token] arrays: block by block, so that a range of 16 tokens (the grain
+ * the matmul hands out) writes whole cache lines of them instead of one int per line
+ * per token. */
 #define QX_TOKENS 16
 #define QX_BLOCKS 64
 
@@ -154,14 +159,11 @@ void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_
                 quantize_row(X + (x_rows ? (int64_t)x_rows[t] : t) * cols + b0 * MOEE_QK, nb,
                              o.qs + t * cols + b0 * MOEE_QK, d[t - g0], sum[t - g0], sum16[t - g0], 1);
             for (int64_t b = 0; b < nb; b++)
-                for (int64_t t = g0; t < g1; t++) {
-                    o.d[(b0 + b) * n_pad + t] = d[t - g0][b];
-                    o.sum[(b0 + b) * n_pad + t] = sum[t - g0][b];
-                    o.sum16[(b0 + b) * n_pad + t] = sum16[t - g0][b];
-                }
+                for (int64_t t = g0; t < g1; t++)
+                    set_block(&o, (b0 + b) * n_pad + t, d[t - g0][b], sum[t - g0][b], sum16[t - g0][b]);
         }
     }
-    finish_tokens(qx, &o, t0, t1);
+    pad_tokens(qx, &o, t0, t1);
 }
 
 void moee_quantize_x_gather_tokens(const moee_qx *qx, const moee_qrows *Xq, const int32_t *x_rows, int64_t t0,
@@ -171,14 +173,13 @@ void moee_quantize_x_gather_tokens(const moee_qx *qx, const moee_qrows *Xq, cons
     const int64_t t_end = t1 < qx->n_tokens ? t1 : qx->n_tokens;
     for (int64_t t = t0; t < t_end; t++)
         memcpy(o.qs + t * cols, Xq->qs + (x_rows ? (int64_t)x_rows[t] : t) * cols, (size_t)cols);
-    for (int64_t b = 0; b < n_blocks; b++)   /* block by block: see finish_tokens */
+    for (int64_t b = 0; b < n_blocks; b++)   /* block by block: see QX_TOKENS */
         for (int64_t t = t0; t < t_end; t++) {
             const int64_t r = x_rows ? (int64_t)x_rows[t] : t;
-            o.d[b * n_pad + t] = Xq->d[r * n_blocks + b];
-            o.sum[b * n_pad + t] = Xq->sum[r * n_blocks + b];
-            o.sum16[b * n_pad + t] = Xq->sum16[r * n_blocks + b];
+            set_block(&o, b * n_pad + t, Xq->d[r * n_blocks + b], Xq->sum[r * n_blocks + b],
+                      Xq->sum16[r * n_blocks + b]);
         }
-    finish_tokens(qx, &o, t0, t1);
+    pad_tokens(qx, &o, t0, t1);
 }
 
 /* ---- rows quantized once (moee_quantize_rows) ---- */
