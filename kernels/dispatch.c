@@ -20,7 +20,7 @@
 static const moee_kernel_variant variants[] = {
 #if defined(__x86_64__)
     {"avx512", moee_avx512_matmul_quant, moee_avx512_quantize_row, moee_avx512_matmul_float, moee_avx512_rmsnorm,
-     moee_scalar_rope, moee_avx512_attention_head, moee_avx512_softmax, moee_scalar_topk,
+     moee_avx512_rope, moee_avx512_attention_head, moee_avx512_softmax, moee_scalar_topk,
      moee_avx512_silu_mul, moee_avx512_axpy, moee_avx512_block_dot},
     {"avx2", moee_avx2_matmul_quant, moee_avx2_quantize_row, moee_avx2_matmul_float, moee_avx2_rmsnorm,
      moee_scalar_rope, moee_avx2_attention_head, moee_avx2_softmax, moee_scalar_topk,

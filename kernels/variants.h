@@ -194,6 +194,8 @@ void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, in
                                 const float *v, int64_t ld_v, float *out, int64_t ld_out,
                                 int64_t n, int64_t head_dim, float scale, float *scratch);
 void moee_avx512_softmax(float *x, int64_t n);
+void moee_avx512_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_t, const float *sin_t,
+                      int mode);
 void moee_avx512_silu_mul(float *gate, const float *up, int64_t n);
 void moee_avx512_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);

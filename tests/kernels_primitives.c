@@ -3,7 +3,8 @@
  *
  * Bounds tested (u = 2^-24):
  *  - rmsnorm:   |out - ref| <= 64 u |ref| + 1e-30
- *  - rope:      |out - ref| <= 4 u (|a| + |b|) per rotated pair (exact cos/sin given)
+ *  - rope:      |out - ref| <= 4 u (|a| + |b|) per rotated pair (exact cos/sin given), and
+ *               every variant bit-identical to scalar (the same products and sums)
  *  - softmax:   |p - ref| <= (n + 16) u ref + 1e-9 (a float sum of n terms; exp a few ulps)
  *  - attention: |out - ref| <= 1e-5 (sum_j a_j |v_j|) + 1e-7, ref in double from the
  *               same float q, k, v (scores enter exp, so absolute, not ulps)
@@ -48,15 +49,19 @@ static void test_rmsnorm(const char *name, const moee_kernel_variant *v) {
 }
 
 static void test_rope(const char *name, const moee_kernel_variant *v) {
-    static const int64_t dims[] = {2, 8, 64, 128};
+    static const int64_t dims[] = {2, 6, 8, 18, 34, 64, 128};
     for (int mode = 0; mode < 2; mode++)
-        for (size_t di = 0; di < 4; di++) {
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
             int64_t hd = dims[di], nh = 3;
             float *x = malloc(nh * hd * sizeof(float)), *x0 = malloc(nh * hd * sizeof(float));
+            float *xs = malloc(nh * hd * sizeof(float));
             float *c = malloc(hd / 2 * sizeof(float)), *sn = malloc(hd / 2 * sizeof(float));
-            for (int64_t i = 0; i < nh * hd; i++) x0[i] = x[i] = frand();
+            for (int64_t i = 0; i < nh * hd; i++) xs[i] = x0[i] = x[i] = frand();
             for (int64_t i = 0; i < hd / 2; i++) { double a = 7.0 * pow(10000.0, -2.0 * i / hd); c[i] = (float)cos(a); sn[i] = (float)sin(a); }
             v->rope(x, nh, hd, c, sn, mode);
+            moee_scalar_rope(xs, nh, hd, c, sn, mode);
+            CHECKF(!memcmp(x, xs, (size_t)(nh * hd) * sizeof(float)), "%s rope mode %d head_dim %lld = scalar", name,
+                   mode, (long long)hd);
             int ok = 1;
             for (int64_t h = 0; h < nh; h++)
                 for (int64_t i = 0; i < hd / 2; i++) {
@@ -68,7 +73,7 @@ static void test_rope(const char *name, const moee_kernel_variant *v) {
                     if (!(fabs(x[ia] - ra) <= tol && fabs(x[ib] - rb) <= tol)) ok = 0;
                 }
             CHECKF(ok, "%s rope mode %d head_dim %lld", name, mode, (long long)hd);
-            free(x); free(x0); free(c); free(sn);
+            free(x); free(x0); free(xs); free(c); free(sn);
         }
 }
 

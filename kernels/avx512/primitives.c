@@ -45,6 +45,40 @@ void moee_avx512_rmsnorm(float *out, const float *x, const float *w, int64_t n, 
     }
 }
 
+/* The scalar twin's products and sums (a c - b s, b c + a s, no fused multiply-add):
+ * the same bits. NEOX pairs (i, i + half): 16 pairs a step from the two halves. NORM
+ * pairs (2i, 2i + 1): 8 pairs a step, interleaved in one vector as [a0 b0 a1 b1 ...],
+ * with cos and sin duplicated per pair and b's partner swapped in (a c + b (-s) is
+ * a c - b s exactly). */
+void moee_avx512_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_t, const float *sin_t,
+                      int mode) {
+    const int64_t half = head_dim / 2;
+    const __m512i pair_of = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512 minus_on_a = _mm512_castsi512_ps(_mm512_set1_epi64(0x80000000));   /* sign bit of even lanes */
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *u = x + h * head_dim;
+        if (mode == MOEE_ROPE_NEOX) {
+            for (int64_t i = 0; i < half; i += 16) {
+                const __mmask16 m = first(half - i);
+                const __m512 a = _mm512_maskz_loadu_ps(m, u + i), b = _mm512_maskz_loadu_ps(m, u + half + i);
+                const __m512 c = _mm512_maskz_loadu_ps(m, cos_t + i), s = _mm512_maskz_loadu_ps(m, sin_t + i);
+                _mm512_mask_storeu_ps(u + i, m, _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, s)));
+                _mm512_mask_storeu_ps(u + half + i, m, _mm512_add_ps(_mm512_mul_ps(b, c), _mm512_mul_ps(a, s)));
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < half; i += 8) {   /* pairs i..i+7: floats 2i..2i+15 */
+            const __mmask16 m = first(2 * (half - i)), m8 = first(half - i) & 0xff;
+            const __m512 ab = _mm512_maskz_loadu_ps(m, u + 2 * i);
+            const __m512 c = _mm512_permutexvar_ps(pair_of, _mm512_maskz_loadu_ps(m8, cos_t + i));
+            const __m512 s = _mm512_xor_ps(_mm512_permutexvar_ps(pair_of, _mm512_maskz_loadu_ps(m8, sin_t + i)),
+                                           minus_on_a);
+            const __m512 ba = _mm512_permute_ps(ab, 0xB1);   /* [b0 a0 b1 a1 ...] */
+            _mm512_mask_storeu_ps(u + 2 * i, m, _mm512_add_ps(_mm512_mul_ps(ab, c), _mm512_mul_ps(ba, s)));
+        }
+    }
+}
+
 void moee_avx512_softmax(float *x, int64_t n) {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int64_t i = 0; i < n; i += 16)
