@@ -397,13 +397,17 @@ static int moee_model_load_unchecked(const char *gguf_path, moee_model **out, ch
         moee_model_free(m);
         return -1;
     }
+    /* The first batch reads nearly every weight: map them all now, in one go, and
+     * before the checks below touch the tensors: on a file not in the page cache their
+     * faults would read it in 4 KB pages (8 MB around each of the fingerprint's
+     * samples: a quarter of a 3.9 GB model), which no later process maps as huge pages
+     * (weights/file.h). */
+    moee_map_populate(m->file->path, m->file->map, m->file->map_size);
     loader L = { m, err, err_size };
     if (load(&L)) {
         moee_model_free(m);
         return -1;
     }
-    /* the first batch reads nearly every weight: map them all now, in one go */
-    moee_map_populate(m->file->map, m->file->map_size);
     *out = m;
     return 0;
 }

@@ -1,5 +1,6 @@
 /* weights_gguf.c: GGUF reader and writer: round trips, llama.cpp-written files,
  * hand-made hostile headers, truncation at every byte and random corruption. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -694,6 +695,36 @@ static void test_names(void) {
     gguf_close(q);
 }
 
+/* moee_map_populate on a file dropped from the page cache (its read-through path), with
+ * no path and with a path that does not open: the mapping reads the file's bytes. */
+static void test_populate(void) {
+    const char *path = tmp_path("populate.bin");
+    const size_t size = (size_t)3 << 20;
+    uint8_t *want = malloc(size);
+    for (size_t i = 0; i < size; i++) want[i] = (uint8_t)(i * 2654435761u >> 13);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp && fwrite(want, 1, size, fp) == size && fflush(fp) == 0 && fsync(fileno(fp)) == 0);
+    if (fp) fclose(fp);
+    const char *paths[3] = {path, NULL, tmp_path("no-such-file")};
+    for (int k = 0; k < 3; k++) {
+        int fd = open(path, O_RDONLY);   /* drop it from the cache (best effort) */
+        if (fd >= 0) {
+            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+        const void *map;
+        size_t n;
+        char err[256];
+        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
+        moee_map_populate(paths[k], map, n);
+        CHECKF(n == size && !memcmp(map, want, size), "populate (path %d) changed what the mapping reads", k);
+        moee_unmap_file(map, n);
+    }
+    moee_map_populate(path, NULL, 0);   /* nothing mapped: nothing to do */
+    unlink(path);
+    free(want);
+}
+
 int main(void) {
     strcpy(tmpdir, "/tmp/moee_gguf_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -707,6 +738,7 @@ int main(void) {
     test_rewrite_identical("deepseek-tiny.q8_0.gguf");
     test_hostile();
     test_truncation_and_corruption();
+    test_populate();
     unlink(tmp_path("sample.gguf"));
     rmdir(tmpdir);
     return test_summary("weights_gguf");

@@ -140,10 +140,41 @@ void moee_unmap_file(const void *map, size_t size) {
     if (map && size) munmap((void *)map, size);
 }
 
-void moee_map_populate(const void *map, size_t size) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
-    if (map && size) (void)madvise((void *)map, size, MADV_POPULATE_READ);   /* best effort */
+/* Whether at most half of the mapping's pages are in the page cache (mincore). */
+static int mostly_uncached(const void *map, size_t size) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = (size + page - 1) / page;
+    unsigned char *in_core = malloc(pages);
+    if (!in_core) return 0;
+    size_t cached = 0;
+    if (mincore((void *)map, size, in_core) == 0)
+        for (size_t i = 0; i < pages; i++) cached += in_core[i] & 1;
+    else
+        cached = pages;   /* (unknown: leave it to the mapping) */
+    free(in_core);
+    return cached <= pages / 2;
+}
+
+/* Reads the file through once, sequentially (see file.h: large page-cache folios). */
+static void read_through(const char *path) {
+    const size_t chunk = (size_t)128 << 10;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = fd >= 0 ? malloc(chunk) : NULL;
+    if (buf) {
+        while (read(fd, buf, chunk) > 0) {}
+    }
+    free(buf);
+    if (fd >= 0) close(fd);
+}
+#endif
+
+void moee_map_populate(const char *path, const void *map, size_t size) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    if (!map || !size) return;
+    if (path && mostly_uncached(map, size)) read_through(path);
+    (void)madvise((void *)map, size, MADV_POPULATE_READ);
 #else
+    (void)path;
     (void)map;
     (void)size;
 #endif

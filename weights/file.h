@@ -20,12 +20,17 @@ char *moee_read_file(const char *path, size_t *size, char *err, size_t err_size)
 int moee_map_file(const char *path, const void **map, size_t *size, char *err, size_t err_size);
 void moee_unmap_file(const void *map, size_t size);
 
-/* Maps every page of a mapping into the process now, in one system call, instead of
- * one page fault per few pages later (Linux >= 5.14: madvise MADV_POPULATE_READ;
- * elsewhere, or if it fails, nothing: the pages fault in on first use as before).
- * For a model about to run: a few tokens already touch nearly every expert. Reads a
- * file that is not in the page cache from disk, so only worth it before real use. */
-void moee_map_populate(const void *map, size_t size);
+/* Maps every page of the mapping of file `path` into the process now, in one system
+ * call, instead of one page fault per few pages later (Linux >= 5.14: madvise
+ * MADV_POPULATE_READ; elsewhere, or if it fails, nothing: the pages fault in on first
+ * use as before). For a model about to run: a few tokens already touch nearly every
+ * expert. When most of the file is not in the page cache it is first read through
+ * once with read(), 2 MB at a time: Linux then caches it in large folios, which every
+ * later process maps as huge pages (a 3.9 GB model: ~0.05 s instead of ~1 s of page
+ * faults per process), where faults through the mapping would cache it in 4 KB pages.
+ * Best effort: nothing here fails. Reads the file from disk if it is not cached, so
+ * only worth it before real use. */
+void moee_map_populate(const char *path, const void *map, size_t size);
 
 /* Makes err one printable line: every control character (a newline or tab from
  * a hostile tensor name, key or token echoed into the message) becomes '?'.
