@@ -152,6 +152,25 @@ static void add_rows(moee_context *c, float *y, const float *x, int64_t T, int64
     moee_team_for(team_for_work(c, T * n), T, ROWS_GRAIN, axpy_task, &j);
 }
 
+typedef struct { float *x, *xn; const float *add, *w; int64_t n; float eps; } add_norm_job;
+
+/* x[t] += add[t], then xn[t] = RMSNorm(x[t]; w): the row is still in the cache */
+static void add_norm_task(void *arg, int64_t t0, int64_t t1, int thread) {
+    const add_norm_job *j = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        moee_axpy(j->x + t * j->n, 1.0f, j->add + t * j->n, j->n);
+        moee_rmsnorm(j->xn + t * j->n, j->x + t * j->n, j->w, j->n, j->eps);
+    }
+}
+
+/* add_rows(x, add) then rmsnorm_rows(xn, x, w) in one pass over the rows (the same
+ * operations on each row, so the same bits). */
+static void add_norm_rows(moee_context *c, float *x, const float *add, float *xn, const float *w, int64_t T,
+                          int64_t n, float eps) {
+    add_norm_job j = {x, xn, add, w, n, eps};
+    moee_team_for(team_for_work(c, T * n), T, ROWS_GRAIN, add_norm_task, &j);
+}
+
 /* gate[i] = silu(gate[i]) * up[i] for n rows of ff */
 static void silu_rows(moee_context *c, float *gate, const float *up, int64_t n, int64_t ff) {
     rows_job j = {.dst = gate, .src = up, .n = ff};
@@ -205,12 +224,13 @@ static void attention_task(void *arg, int64_t i0, int64_t i1, int thread) {
     }
 }
 
+/* out = the attention block's output for the rows of xn (RMSNorm(x; attn_norm), made
+ * by the caller: see moee_forward). */
 static void attention_block(moee_context *c, const moee_layer *ly, int64_t n_seqs, int64_t T) {
     const moee_model *m = c->m;
-    int64_t H = m->info.hidden, d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
+    int64_t d = m->info.head_dim, nh = m->info.n_heads, nkv = m->info.n_kv_heads;
     int64_t qd = nh * d, kvd = nkv * d;
 
-    rmsnorm_rows(c, c->xn, c->x, ly->attn_norm, T, H, m->rms_eps);
     {   /* q, k and v from one quantization of xn */
         const moee_matrix *w_qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
         float *y_qkv[3] = {c->q, c->k, c->v};
@@ -220,7 +240,6 @@ static void attention_block(moee_context *c, const moee_layer *ly, int64_t n_seq
     moee_team_for(team_for_work(c, T * (qd + kvd)), T, ROWS_GRAIN, qk_task, &j);
     moee_team_for(team_for_work(c, T * qd), n_seqs * nh, 1, attention_task, &j);
     moee_matmul(c->team, &ly->wo, c->att, T, c->out, c->mm_scratch);
-    add_rows(c, c->x, c->out, T, H);
 }
 
 /* out[rows] = down(silu(gate xn) * up xn) for a dense SwiGLU block over all T rows,
@@ -404,15 +423,22 @@ int moee_forward(moee_context *ctx, const int32_t *const *ids, const int64_t *le
     for (int64_t s = 0; s < n_seqs; s++) ctx->seq_start[s + 1] = ctx->seq_start[s] + lens[s];
     int64_t T = ctx->seq_start[n_seqs];
 
+    /* Each block's residual add (x += out) goes together with the RMSNorm that reads x
+     * next (add_norm_rows): one pass over the rows instead of two. */
+    const int64_t H = m->info.hidden;
     embed_tokens(ctx, ids, n_seqs);
+    if (m->info.n_layers > 0) rmsnorm_rows(ctx, ctx->xn, ctx->x, m->layers[0].attn_norm, T, H, m->rms_eps);
     for (int i = 0; i < m->info.n_layers; i++) {
         const moee_layer *ly = &m->layers[i];
         attention_block(ctx, ly, n_seqs, T);
         if (pool == MOEE_POOL_LAST && i == m->info.n_layers - 1 && T > n_seqs) {
+            add_rows(ctx, ctx->x, ctx->out, T, H);
             keep_last_tokens(ctx, n_seqs);
             T = n_seqs;
+            rmsnorm_rows(ctx, ctx->xn, ctx->x, ly->ffn_norm, T, H, m->rms_eps);
+        } else {
+            add_norm_rows(ctx, ctx->x, ctx->out, ctx->xn, ly->ffn_norm, T, H, m->rms_eps);
         }
-        rmsnorm_rows(ctx, ctx->xn, ctx->x, ly->ffn_norm, T, m->info.hidden, m->rms_eps);
         if (ly->is_moe) {
             route(ctx, ly, T);
             save_routing(ctx, ly, n_seqs, T, pool, rw_logits, rw_probs);
@@ -420,7 +446,10 @@ int moee_forward(moee_context *ctx, const int32_t *const *ids, const int64_t *le
         } else {
             dense_ffn(ctx, &ly->shared, NULL, T, 0);
         }
-        add_rows(ctx, ctx->x, ctx->out, T, m->info.hidden);
+        if (i + 1 < m->info.n_layers)
+            add_norm_rows(ctx, ctx->x, ctx->out, ctx->xn, m->layers[i + 1].attn_norm, T, H, m->rms_eps);
+        else
+            add_rows(ctx, ctx->x, ctx->out, T, H);
     }
     if (hs) save_hidden(ctx, n_seqs, T, pool, hs);
     return 0;
