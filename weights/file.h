@@ -25,7 +25,7 @@ void moee_unmap_file(const void *map, size_t size);
  * MADV_POPULATE_READ; elsewhere, or if it fails, nothing: the pages fault in on first
  * use as before). For a model about to run: a few tokens already touch nearly every
  * expert. When most of the file is not in the page cache it is first read through
- * once with read(), 2 MB at a time: Linux then caches it in large folios, which every
+ * once sequentially (into /dev/null): Linux then caches it in large folios, which every
  * later process maps as huge pages (a 3.9 GB model: ~0.05 s instead of ~1 s of page
  * faults per process), where faults through the mapping would cache it in 4 KB pages.
  * Best effort: nothing here fails. Reads the file from disk if it is not cached, so
