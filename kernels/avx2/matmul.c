@@ -30,6 +30,11 @@
  * are resolved at compile time (`type` is always a constant). */
 #define INLINE static inline __attribute__((always_inline))
 
+/* The mask of lanes 0..n-1 of 8 (the rows a tile really has), for maskload/maskstore. */
+INLINE __m256i first_lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 /* ---- quantized weights ----------------------------------------------------------- */
 
 #define PACK_ROWS 8      /* weight rows per tile: one per 32-bit lane of a ymm */
@@ -101,7 +106,7 @@ INLINE void quant_rows(uint32_t type, const moee_matrix *W, const moee_qx *qx, f
     for (int64_t rt = rt0; rt < rt1; rt++) {
         int64_t row[PACK_ROWS];
         const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
-        const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i row_mask = first_lanes(n_rows);
         float *y_tile = Y + rt * PACK_ROWS;          /* token t's 8 outputs: y_tile + t * W->rows */
         const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
         for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
@@ -169,7 +174,7 @@ INLINE __m256i dot_lanes(__m256i w, __m256i x) {
 /* Y for rows row[0..7] and the nt (1 or 2) tokens of qx. */
 INLINE void few_tokens_tile(uint32_t type, int nt, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows,
                             const moee_qx *qx, float *Y, size_t ahead) {
-    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i row_mask = first_lanes(n_rows);
     const size_t bb = pack_block_bytes(type);
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < qx->n_blocks; b++) {
@@ -275,7 +280,7 @@ INLINE void generic_rows(uint32_t type, int sub16, int has_min, const moee_matri
     const moee_type_traits *tt = moee_type(type);
     int64_t row[PACK_ROWS];
     const int n_rows = tile_rows(W, rt, PACK_ROWS, row);
-    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i row_mask = first_lanes(n_rows);
     float *y_tile = Y + rt * PACK_ROWS;
     const size_t ahead = rows_ahead(W, (rt + 1) * PACK_ROWS, PACK_ROWS);
     for (int64_t b0 = 0; b0 < qx->n_blocks; b0 += PACK_BLOCKS) {
@@ -446,7 +451,7 @@ INLINE __m256i few_k_groups(const few_k_super *s, int k, int g0, const int8_t *x
 INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows,
                        const moee_qx *qx, float *Y, size_t ahead) {
     const int sub16 = type == MOEE_TYPE_Q6_K, has_min = !sub16, offset = sub16 ? 32 : 0;
-    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i row_mask = first_lanes(n_rows);
     const size_t row_bytes = moee_type_row_bytes(type, W->cols);
     const size_t super_bytes = moee_type(type)->block_bytes;
     const uint8_t *first[PACK_ROWS];
@@ -496,7 +501,7 @@ INLINE void few_k_tile(uint32_t type, int NT, const moee_matrix *W, const int64_
  * 15 x 127 = 30480) before one vpmaddwd, as in the GEMM, from -8 x (activation sum). */
 INLINE void few_q4_0_tile(int NT, const moee_matrix *W, const int64_t row[PACK_ROWS], int n_rows, const moee_qx *qx,
                           float *Y, size_t ahead) {
-    const __m256i row_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i row_mask = first_lanes(n_rows);
     const size_t bb = sizeof(moee_block_q4_0);
     const uint8_t *first[PACK_ROWS];
     for (int i = 0; i < PACK_ROWS; i++) first[i] = (const uint8_t *)W->data + (size_t)(row[i] * qx->n_blocks) * bb;
