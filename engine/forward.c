@@ -427,7 +427,7 @@ int moee_forward(moee_context *ctx, const int32_t *const *ids, const int64_t *le
      * next (add_norm_rows): one pass over the rows instead of two. */
     const int64_t H = m->info.hidden;
     embed_tokens(ctx, ids, n_seqs);
-    if (m->info.n_layers > 0) rmsnorm_rows(ctx, ctx->xn, ctx->x, m->layers[0].attn_norm, T, H, m->rms_eps);
+    rmsnorm_rows(ctx, ctx->xn, ctx->x, m->layers[0].attn_norm, T, H, m->rms_eps);   /* (block_count >= 1: model.c) */
     for (int i = 0; i < m->info.n_layers; i++) {
         const moee_layer *ly = &m->layers[i];
         attention_block(ctx, ly, n_seqs, T);
