@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "test.h"
@@ -717,6 +718,16 @@ static void test_populate(void) {
         char err[256];
         CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
         moee_map_populate(paths[k], map, n);
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+        /* what it is for: every page of the file in memory afterwards */
+        unsigned char in_core[((size_t)3 << 20) / 4096];
+        size_t resident = 0;
+        if (n == size && sysconf(_SC_PAGESIZE) == 4096 && mincore((void *)map, n, in_core) == 0) {
+            for (size_t i = 0; i < sizeof in_core; i++) resident += in_core[i] & 1;
+            CHECKF(resident == sizeof in_core, "populate (path %d): %zu of %zu pages in memory", k, resident,
+                   sizeof in_core);
+        }
+#endif
         CHECKF(n == size && !memcmp(map, want, size), "populate (path %d) changed what the mapping reads", k);
         moee_unmap_file(map, n);
     }
