@@ -736,6 +736,56 @@ static void test_populate(void) {
     free(want);
 }
 
+/* A large file cached in small folios (written 64 KB at a time) gets, from
+ * moee_map_populate, at least as much of its mapping in huge pages as the same file
+ * dropped from the cache and read back sequentially (on file systems that cache files
+ * in small pages only, both are 0), and the mapping still reads the file's bytes. */
+static void test_populate_recache(void) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    const char *path = tmp_path("recache.bin");
+    const size_t size = (size_t)72 << 20, chunk = (size_t)64 << 10;
+    uint8_t *want = malloc(size);
+    for (size_t i = 0; i < size; i++) want[i] = (uint8_t)(i * 2654435761u >> 13);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (!fp) { free(want); return; }
+    setvbuf(fp, NULL, _IONBF, 0);
+    for (size_t at = 0; at < size; at += chunk) CHECK(fwrite(want + at, 1, chunk, fp) == chunk);
+    CHECK(fsync(fileno(fp)) == 0);
+    fclose(fp);
+    long long huge[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {   /* the reference: dropped, then read back sequentially */
+            int fd = open(path, O_RDONLY);
+            if (fd >= 0) {
+                (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+                uint8_t *buf = malloc(chunk);
+                while (buf && read(fd, buf, chunk) > 0) {}
+                free(buf);
+                close(fd);
+            }
+        }
+        const void *map;
+        size_t n;
+        char err[256];
+        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
+        if (n != size) break;
+        moee_map_populate(k == 0 ? path : NULL, map, n);
+        huge[k] = moee_map_huge_bytes(map);
+        CHECKF(!memcmp(map, want, size), "populate (%d) changed what the mapping reads", k);
+        moee_unmap_file(map, n);
+    }
+    /* (-1: no smaps; a few MB of slack: huge pages are also limited by free memory) */
+    CHECKF(huge[0] < 0 || huge[1] < 0 || huge[0] + ((long long)8 << 20) >= huge[1],
+           "populate left %lld MB of a 72 MB file in huge pages, a sequential read %lld MB", huge[0] >> 20,
+           huge[1] >> 20);
+    printf("populate: a 72 MB file written 64 KB at a time: %lld MB in huge pages (read back: %lld MB)\n",
+           huge[0] >> 20, huge[1] >> 20);
+    unlink(path);
+    free(want);
+#endif
+}
+
 int main(void) {
     strcpy(tmpdir, "/tmp/moee_gguf_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -750,6 +800,7 @@ int main(void) {
     test_hostile();
     test_truncation_and_corruption();
     test_populate();
+    test_populate_recache();
     unlink(tmp_path("sample.gguf"));
     rmdir(tmpdir);
     return test_summary("weights_gguf");
