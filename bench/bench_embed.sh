@@ -6,7 +6,8 @@
 #
 # Per model and workload it prints tokens/s, the GOP/s that makes (2 x the weights a
 # token meets, per token) and its share of the int8 peak measured here with as many
-# threads running at once (build/bench/bench_kernels --peak), the peak resident memory
+# threads running at once (build/bench/bench_kernels --peak, just before and just after
+# the run: the share is of their mean), the peak resident memory
 # over the file's size, and, when LLAMA_CPP names llama.cpp's bin folder, llama.cpp's
 # llama-embedding on the same file and texts and the ratio of the two wall times.
 # Whole processes are timed, model loading included (the file in the page cache);
@@ -35,7 +36,10 @@ moee=${MOEE:-./moee}
 mkdir -p "$dir" "$models"
 [ -n "${MOEE:-}" ] || [ -x ./moee ] || make -s moee
 make -s build/bench/bench_kernels
-peak=$(build/bench/bench_kernels --peak "$threads")
+# The int8 peak of all threads at once: on a shared machine it moves by 10-20% within
+# minutes (other guests on the same cores), so every run is compared with the mean of
+# the peak measured just before it and just after it.
+peak() { build/bench/bench_kernels --peak "$threads"; }
 
 # GOP per token: 2 x (attention q/k/v/o + router + the k routed experts' and the
 # shared experts' gate/up/down, or the dense MLP) summed over the layers.
@@ -47,10 +51,10 @@ gop_per_token() {
     esac
 }
 
-printf 'weights %s, threads %s, int8 peak of %s threads at once: %s GOP/s; load average %s\n' "$type" "$threads" "$threads" "$peak" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %-6s %6s %7s %8s %8s %9s %7s %7s %9s %10s\n' model texts count tokens seconds cpu-s tokens/s GOP/s %peak \
-    RSS/file "llama.cpp"
+printf 'weights %s, threads %s; peak: int8 GOP/s of %s threads at once, before/after the run; load average %s\n' \
+    "$type" "$threads" "$threads" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-9s %-6s %6s %7s %8s %8s %9s %7s %11s %7s %9s %10s\n' model texts count tokens seconds cpu-s tokens/s GOP/s \
+    peak %peak RSS/file "llama.cpp"
 for arch in $archs; do
     case "$arch" in
         olmoe)    tok=tests/data/tokenizer/olmoe.gguf.gz ;;
@@ -75,8 +79,10 @@ for arch in $archs; do
     for w in $workloads; do
         texts=bench/data/$w.txt
         if [ -n "${COUNT:-}" ]; then head -n "$COUNT" "$texts" > "$dir/$w.txt"; texts=$dir/$w.txt; fi
+        peak_before=$(peak)
         /usr/bin/time -f "%e %M %U %S" -o "$dir/time.txt" "$moee" embed -m "$model" -i "$texts" -o "$dir/emb.npy" \
             --kind hs --prompt raw -q -t "$threads"
+        peak_after=$(peak)
         tokens=$(sed -n 's/.*"tokens": *\([0-9]*\).*/\1/p' "$dir/emb.npy.json" | head -n 1)
         llama="-"
         if [ -n "${LLAMA_CPP:-}" ]; then
@@ -93,16 +99,12 @@ for arch in $archs; do
             fi
         fi
         awk -v arch="$arch" -v w="$w" -v n="$(wc -l < "$texts")" -v tok="$tokens" -v gpt="$(gop_per_token "$arch")" \
-            -v peak="$peak" -v fb="$file_bytes" -v llama="$llama" -v tm="$(cat "$dir/time.txt")" 'BEGIN {
+            -v p0="$peak_before" -v p1="$peak_after" -v fb="$file_bytes" -v llama="$llama" -v tm="$(cat "$dir/time.txt")" 'BEGIN {
             split(tm, f, " "); t = f[1]; rss = f[2] * 1024; cpu = f[3] + f[4]
-            gops = tok / t * gpt
+            gops = tok / t * gpt; peak = (p0 + p1) / 2
             side = llama == "-" || llama == "failed" ? llama : sprintf("%.0fs %.1fx", llama, llama / t)
-            printf "%-9s %-6s %6d %7d %8.1f %8.1f %9.1f %7.0f %6.1f%% %9.2f %10s\n", arch, w, n, tok, t, cpu, tok / t, gops,
-                   100 * gops / peak, rss / fb, side
+            printf "%-9s %-6s %6d %7d %8.1f %8.1f %9.1f %7.0f %5.0f/%-5.0f %6.1f%% %9.2f %10s\n", arch, w, n, tok, t, cpu,
+                   tok / t, gops, p0, p1, 100 * gops / peak, rss / fb, side
         }'
     done
 done
-# the peak again: on a shared machine it moves, and a run is only comparable with the
-# peak of its own sitting
-printf 'int8 peak of %s threads measured again after the runs: %s GOP/s\n' "$threads" \
-    "$(build/bench/bench_kernels --peak "$threads")"
