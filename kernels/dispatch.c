@@ -19,19 +19,19 @@
 
 static const moee_kernel_variant variants[] = {
 #if defined(__x86_64__)
-    {"avx512", moee_avx512_matmul_quant, moee_avx512_quantize_row, moee_avx512_matmul_float, moee_avx512_rmsnorm,
+    {"avx512", moee_avx512_matmul_quant, moee_avx512_qx_forms, moee_avx512_quantize_row, moee_avx512_matmul_float, moee_avx512_rmsnorm,
      moee_avx512_rope, moee_avx512_attention_head, moee_avx512_softmax, moee_scalar_topk,
      moee_avx512_silu_mul, moee_avx512_axpy, moee_avx512_block_dot},
-    {"avx2", moee_avx2_matmul_quant, moee_avx2_quantize_row, moee_avx2_matmul_float, moee_avx2_rmsnorm,
+    {"avx2", moee_avx2_matmul_quant, moee_scalar_qx_forms, moee_avx2_quantize_row, moee_avx2_matmul_float, moee_avx2_rmsnorm,
      moee_scalar_rope, moee_avx2_attention_head, moee_avx2_softmax, moee_scalar_topk,
      moee_avx2_silu_mul, moee_avx2_axpy, moee_avx2_block_dot},
 #endif
 #if defined(__aarch64__)
-    {"neon", moee_neon_matmul_quant, moee_neon_quantize_row, moee_neon_matmul_float, moee_neon_rmsnorm,
+    {"neon", moee_neon_matmul_quant, moee_scalar_qx_forms, moee_neon_quantize_row, moee_neon_matmul_float, moee_neon_rmsnorm,
      moee_scalar_rope, moee_neon_attention_head, moee_neon_softmax, moee_scalar_topk,
      moee_neon_silu_mul, moee_neon_axpy, moee_neon_block_dot},
 #endif
-    {"scalar", moee_scalar_matmul_quant, moee_scalar_quantize_row, moee_scalar_matmul_float, moee_scalar_rmsnorm,
+    {"scalar", moee_scalar_matmul_quant, moee_scalar_qx_forms, moee_scalar_quantize_row, moee_scalar_matmul_float, moee_scalar_rmsnorm,
      moee_scalar_rope, moee_scalar_attention_head, moee_scalar_softmax, moee_scalar_topk,
      moee_scalar_silu_mul, moee_scalar_axpy, moee_scalar_block_dot},
 };
@@ -178,18 +178,20 @@ static void matmul_gather_q(moee_team *team, const moee_matrix *const *W, int n_
     if (Xq && Xq->cols != W[0]->cols) Xq = NULL;   /* (misuse: quantize X instead) */
     matmul_job job = {.v = moee_kernels_current(), .W = W, .n_mats = n_mats < MAX_MATS ? n_mats : MAX_MATS,
                       .X = X, .Xq = Xq, .x_rows = x_rows, .n = n, .Y = Y};
-    int64_t macs = 0, quantized = 0;
+    int64_t macs = 0;
+    uint32_t forms = 0;   /* the activation sums the quantized matrices' kernels read */
     job.first_block[0] = 0;
     for (int m = 0; m < job.n_mats; m++) {
         int64_t rows = W[m] && W[m]->rows > 0 ? W[m]->rows : 0;
         job.first_block[m + 1] = job.first_block[m] + (rows + MOEE_ROW_BLOCK - 1) / MOEE_ROW_BLOCK;
         if (!rows) continue;
         macs += rows * W[m]->cols * n;
-        if (matmul_supported(W[m]) && W[m]->cols == W[0]->cols && moee_type(W[m]->type)->is_quantized) quantized = 1;
+        if (matmul_supported(W[m]) && W[m]->cols == W[0]->cols && moee_type(W[m]->type)->is_quantized)
+            forms |= job.v->qx_forms(W[m]->type);
     }
     if (macs < MOEE_PARALLEL_MIN_MACS) team = NULL;   /* not worth waking anyone */
-    if (quantized) {
-        moee_quantize_x_layout(n, W[0]->cols, scratch, &job.qx);
+    if (forms) {
+        moee_quantize_x_layout(n, W[0]->cols, forms, scratch, &job.qx);
         moee_team_for(team, job.qx.n_pad, 16, quantize_task, &job);
     }
     /* Few tokens: blocks are cheap, hand them out at least four at a time. (The kernels

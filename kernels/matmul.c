@@ -45,6 +45,11 @@ void moee_block32_dot(const moee_type_traits *t, const moee_block32 *o, const in
     *msum = o->mn[0] * s_lo + o->mn[1] * s_hi;
 }
 
+uint32_t moee_scalar_qx_forms(uint32_t type) {
+    (void)type;
+    return MOEE_QX_SUM | MOEE_QX_SUM16 | MOEE_QX_SUM_D;
+}
+
 int32_t moee_scalar_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t) {
     const moee_type_traits *tt = moee_type(W->type);
     moee_block32 o;

@@ -74,7 +74,7 @@ static void quantize_row_nonfinite(const float *x, int64_t n_blocks, int8_t *qs,
     }
 }
 
-void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx) {
+void moee_quantize_x_layout(int64_t n, int64_t cols, uint32_t forms, void *scratch, moee_qx *qx) {
     int64_t n_pad = round_up(n < 1 ? 1 : n, MOEE_TOKEN_PAD);
     int64_t n_blocks = cols / MOEE_QK;
     uint8_t *base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -92,11 +92,11 @@ void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx)
     qx->n_blocks = n_blocks;
     qx->qs = qs;
     qx->d = d;
-    qx->sum = sum;
-    qx->neg_sum8 = neg_sum8;
-    qx->neg_sum128 = neg_sum128;
-    qx->sum16 = sum16;
-    qx->sum_d = sum_d;
+    qx->sum = forms & MOEE_QX_SUM ? sum : NULL;
+    qx->neg_sum8 = forms & MOEE_QX_NEG_SUM8 ? neg_sum8 : NULL;
+    qx->neg_sum128 = forms & MOEE_QX_NEG_SUM128 ? neg_sum128 : NULL;
+    qx->sum16 = forms & MOEE_QX_SUM16 ? sum16 : NULL;
+    qx->sum_d = forms & MOEE_QX_SUM_D ? sum_d : NULL;
 }
 
 /* One row of floats quantized with the current variant, ggml's bytes in every one. */
@@ -119,15 +119,15 @@ static qx_buffers buffers_of(const moee_qx *qx) {
 }
 
 /* Entry i = b * n_pad + t of the [block][token] arrays: block b of token t, its scale,
- * sums and the forms of them the x86 kernels start from (written together, while the
- * lines are in the cache, rather than read back in a second pass). */
+ * and those of its sums and forms of them that the layout asked for (written together,
+ * while the lines are in the cache, rather than read back in a second pass). */
 static void set_block(const qx_buffers *o, int64_t i, float d, int32_t sum, int32_t sum16) {
     o->d[i] = d;
-    o->sum[i] = sum;
-    o->sum16[i] = sum16;
-    o->neg_sum8[i] = -8 * sum;   /* |sum| <= 32 * 128: no overflow */
-    o->neg_sum128[i] = -128 * sum;
-    o->sum_d[i] = (float)sum * d;
+    if (o->sum) o->sum[i] = sum;
+    if (o->sum16) o->sum16[i] = sum16;
+    if (o->neg_sum8) o->neg_sum8[i] = -8 * sum;   /* |sum| <= 32 * 128: no overflow */
+    if (o->neg_sum128) o->neg_sum128[i] = -128 * sum;
+    if (o->sum_d) o->sum_d[i] = (float)sum * d;
 }
 
 /* Pad tokens (n_tokens <= t < n_pad) among t0..t1-1: all zero. */
@@ -216,6 +216,6 @@ void moee_quantize_rows(moee_team *team, const float *X, int64_t n, int64_t cols
 }
 
 void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols, void *scratch, moee_qx *qx) {
-    moee_quantize_x_layout(n, cols, scratch, qx);
+    moee_quantize_x_layout(n, cols, MOEE_QX_ALL, scratch, qx);
     moee_quantize_x_tokens(qx, X, x_rows, 0, qx->n_pad);
 }

@@ -51,18 +51,32 @@ typedef struct {
     const float *sum_d;
 } moee_qx;
 
+/* Which of the per-block sums above a matmul reads (qs and d it always does): only
+ * those are written, the others are NULL. Filling the [block][token] arrays is most
+ * of what copying a token's quantized row to an expert costs, and the AVX-512 Q4_0
+ * tile reads one of the five. */
+enum {
+    MOEE_QX_SUM = 1,
+    MOEE_QX_SUM16 = 2,
+    MOEE_QX_NEG_SUM8 = 4,
+    MOEE_QX_NEG_SUM128 = 8,
+    MOEE_QX_SUM_D = 16,
+    MOEE_QX_ALL = 31
+};
+
 /* Describes in *qx where the n rows quantized for `cols` columns live in scratch
- * (moee_matmul_scratch_bytes(n, cols) bytes); moee_quantize_x_tokens fills tokens
+ * (moee_matmul_scratch_bytes(n, cols) bytes), with the sums `forms` asks for (MOEE_QX_
+ * flags); moee_quantize_x_tokens fills tokens
  * [t0, t1) of the n_pad (pad tokens are zeros): row i is X[x_rows[i]] (X[i] when
  * x_rows is NULL), quantized with the current variant's quantize_row. Token ranges
  * are independent: threads may fill different ones at once. */
-void moee_quantize_x_layout(int64_t n, int64_t cols, void *scratch, moee_qx *qx);
+void moee_quantize_x_layout(int64_t n, int64_t cols, uint32_t forms, void *scratch, moee_qx *qx);
 void moee_quantize_x_tokens(const moee_qx *qx, const float *X, const int32_t *x_rows, int64_t t0, int64_t t1);
 /* As moee_quantize_x_tokens, with row i copied from the already quantized row
  * x_rows[i] (i when x_rows is NULL) of Xq: the same bytes. */
 void moee_quantize_x_gather_tokens(const moee_qx *qx, const moee_qrows *Xq, const int32_t *x_rows, int64_t t0,
                                    int64_t t1);
-/* Both at once, on the calling thread. */
+/* Both at once, on the calling thread, with every sum (MOEE_QX_ALL). */
 void moee_quantize_x(const float *X, const int32_t *x_rows, int64_t n, int64_t cols, void *scratch, moee_qx *qx);
 
 /* The exact integer parts of a weight block (type table form) with one activation
@@ -81,6 +95,8 @@ typedef struct {
     const char *name;
     /* W is any quantized type; Y is [qx->n_tokens][W->rows] */
     void (*matmul_quant)(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
+    /* the MOEE_QX_ forms of the sums matmul_quant reads for weights of `type` */
+    uint32_t (*qx_forms)(uint32_t type);
     /* W is F32, F16 or BF16; token t is X + (x_rows ? x_rows[t] : t) * W->cols */
     /* One activation row of n_blocks blocks to Q8_0 with ggml's reference quantizer,
      * bit for bit: block b's values at qs + 32 b, its scale (the fp16 value, as
@@ -167,6 +183,8 @@ void moee_scalar_topk(const float *p, int64_t n, int64_t k, int32_t *idx);
 void moee_scalar_silu_mul(float *gate, const float *up, int64_t n);
 void moee_scalar_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_scalar_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);
+/* sum, sum16 and sum_d: what the scalar, AVX2 and NEON matmuls read, for every type */
+uint32_t moee_scalar_qx_forms(uint32_t type);
 
 /* ---- AVX2 + FMA + F16C (kernels/avx2/) ---- */
 void moee_avx2_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);
@@ -199,6 +217,7 @@ void moee_avx512_rope(float *x, int64_t n_heads, int64_t head_dim, const float *
 void moee_avx512_silu_mul(float *gate, const float *up, int64_t n);
 void moee_avx512_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_avx512_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);
+uint32_t moee_avx512_qx_forms(uint32_t type);
 
 /* ---- NEON + dotprod (kernels/neon/) ---- */
 void moee_neon_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y, int64_t r0, int64_t r1);

@@ -848,6 +848,14 @@ void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y,
     else quant_rows_q4_0(W, qx, Y, rt0, rt1);
 }
 
+/* The Q4_0 and Q8_0 tiles start from -8 or -128 x the block sum (Q8_0 with 1-3 tokens
+ * from the sum itself); the generic kernels read sum, sum16 and sum_d. */
+uint32_t moee_avx512_qx_forms(uint32_t type) {
+    if (type == MOEE_TYPE_Q4_0) return MOEE_QX_NEG_SUM8;
+    if (type == MOEE_TYPE_Q8_0) return MOEE_QX_NEG_SUM128 | MOEE_QX_SUM;
+    return MOEE_QX_SUM | MOEE_QX_SUM16 | MOEE_QX_SUM_D;
+}
+
 /* For the tests: block b of (row r, token t) through the matmul's own pack and
  * micro-kernel. */
 static int32_t block_dot_typed(uint32_t type, const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx,
