@@ -199,8 +199,9 @@ static void drop_cached(const char *path, size_t size) {
 
 /* Whether this file, read through again, would be cached in huge-page-sized folios:
  * its first PROBE_BYTES are dropped, read through and mapped apart. Not on every file
- * system (NFS, or ext4 before Linux 6.16, cache files in small pages only); the first
- * 16 MB of a sequential read come in small folios, the rest in 2 MB ones. */
+ * system: those without large folios (ext4 before Linux 6.16, for one) cache files in
+ * small pages only. (Here the first 16 MB of a sequential read came in small folios,
+ * the rest in 2 MB ones.) */
 #define PROBE_BYTES ((size_t)32 << 20)
 static int rereads_huge(const char *path) {
     drop_cached(path, PROBE_BYTES);
