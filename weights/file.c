@@ -144,9 +144,12 @@ void moee_unmap_file(const void *map, size_t size) {
 }
 
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
-/* Whether at most half of 64 pages spread evenly over the mapping are in the page cache
- * (mincore; asking for every page of a 4 GB file costs 20-30 ms on each load). */
-static int mostly_uncached(const void *map, size_t size) {
+/* Whether more than 1/8 of 64 pages spread evenly over the mapping are not in the page
+ * cache (mincore; asking for every page of a 4 GB file costs 20-30 ms on each load). A
+ * file partly evicted (memory pressure) is read through too: faulted in by the populate
+ * its missing parts would come in 4 KB pages. (Reading through a wholly cached 3.9 GB
+ * file costs 0.11-0.14 s: not for every load.) */
+static int partly_uncached(const void *map, size_t size) {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = (size + page - 1) / page;
     const size_t samples = pages < 64 ? pages : 64;
     size_t cached = 0;
@@ -155,7 +158,7 @@ static int mostly_uncached(const void *map, size_t size) {
         (void)mincore((char *)map + k * (pages / samples) * page, 1, &in_core);
         cached += in_core & 1;
     }
-    return cached <= samples / 2;
+    return cached < samples - samples / 8;
 }
 
 /* Reads the file through once, sequentially (see file.h: large page-cache folios),
@@ -223,7 +226,7 @@ static int rereads_huge(const char *path) {
  * costs the weight stream a TLB miss, and on the virtual machine this was measured on
  * one took ~1.6 us in a 4 KB-page mapping against ~0.15-0.35 us in a huge-page one (a
  * 3.9 GB model freshly copied ran 128 texts in 12.3-12.9 s, the same file read back
- * sequentially in 10.7 s). So when less than a quarter of a large
+ * sequentially in 10.7 s). So when less than half of a large
  * mapping is in huge pages, and a probe shows the file system would cache the file in
  * large folios, the file is dropped from the cache and read through again: once, a
  * few seconds; every later process maps it in huge pages. */
@@ -232,11 +235,11 @@ static int rereads_huge(const char *path) {
 void moee_map_populate(const char *path, const void *map, size_t size) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     if (!map || !size) return;
-    if (path && mostly_uncached(map, size)) read_through(path, size);
+    if (path && partly_uncached(map, size)) read_through(path, size);
     (void)madvise((void *)map, size, MADV_POPULATE_READ);
     if (path && size >= RECACHE_MIN_BYTES) {
         const long long huge = moee_map_huge_bytes(map);
-        if (huge >= 0 && (size_t)huge < size / 4) {
+        if (huge >= 0 && (size_t)huge < size / 2) {
             /* this mapping's pages go first (read-only and private: nothing is lost),
              * or the cache could not drop them */
             (void)madvise((void *)map, size, MADV_DONTNEED);

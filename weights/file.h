@@ -24,7 +24,7 @@ void moee_unmap_file(const void *map, size_t size);
  * call, instead of one page fault per few pages later (Linux >= 5.14: madvise
  * MADV_POPULATE_READ; elsewhere, or if it fails, nothing: the pages fault in on first
  * use as before). For a model about to run: a few tokens already touch nearly every
- * expert. When most of the file is not in the page cache it is first read through
+ * expert. When more than an eighth of the file is not in the page cache it is first read through
  * once sequentially (into /dev/null): Linux then caches it in large folios, which every
  * later process maps as huge pages (a 3.9 GB model: ~0.05 s instead of ~1 s of page
  * faults per process), where faults through the mapping would cache it in 4 KB pages.
