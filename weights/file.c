@@ -164,13 +164,12 @@ static int partly_uncached(const void *map, size_t size) {
 /* Reads the file through once, sequentially (see file.h: large page-cache folios),
  * into /dev/null with sendfile: the same readahead as read() without copying every
  * byte to user space (an 8 GB model: 0.3 s of system time instead of 4-5 s). */
-static void read_through(const char *path, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+static void read_through(int fd, size_t size) {
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     off_t at = 0;
-    if (fd >= 0 && null >= 0)
-        while ((size_t)at < size && sendfile(null, fd, &at, (size_t)128 << 10) > 0) {}
-    if (fd >= 0) close(fd);
-    if (null >= 0) close(null);
+    if (null < 0) return;
+    while ((size_t)at < size && sendfile(null, fd, &at, (size_t)128 << 10) > 0) {}
+    close(null);
 }
 
 long long moee_map_huge_bytes(const void *map) {
@@ -192,13 +191,8 @@ long long moee_map_huge_bytes(const void *map) {
     return kb < 0 ? -1 : kb * 1024;
 }
 
-/* Drops the file's pages from the page cache (those no process maps). */
-static void drop_cached(const char *path, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)posix_fadvise(fd, 0, (off_t)size, POSIX_FADV_DONTNEED);
-    close(fd);
-}
+/* Drops the file's first `size` bytes from the page cache (the pages no process maps). */
+static void drop_cached(int fd, size_t size) { (void)posix_fadvise(fd, 0, (off_t)size, POSIX_FADV_DONTNEED); }
 
 /* Whether this file, read through again, would be cached in huge-page-sized folios:
  * its first PROBE_BYTES are dropped, read through and mapped apart. Not on every file
@@ -206,13 +200,10 @@ static void drop_cached(const char *path, size_t size) {
  * small pages only. (Here the first 16 MB of a sequential read came in small folios,
  * the rest in 2 MB ones.) */
 #define PROBE_BYTES ((size_t)32 << 20)
-static int rereads_huge(const char *path) {
-    drop_cached(path, PROBE_BYTES);
-    read_through(path, PROBE_BYTES);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+static int rereads_huge(int fd) {
+    drop_cached(fd, PROBE_BYTES);
+    read_through(fd, PROBE_BYTES);
     void *probe = mmap(NULL, PROBE_BYTES, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (probe == MAP_FAILED) return 0;
     (void)madvise(probe, PROBE_BYTES, MADV_POPULATE_READ);
     const long long huge = moee_map_huge_bytes(probe);
@@ -235,21 +226,23 @@ static int rereads_huge(const char *path) {
 void moee_map_populate(const char *path, const void *map, size_t size) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     if (!map || !size) return;
-    if (path && partly_uncached(map, size)) read_through(path, size);
+    const int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;   /* (no file: populate only) */
+    if (fd >= 0 && partly_uncached(map, size)) read_through(fd, size);
     (void)madvise((void *)map, size, MADV_POPULATE_READ);
-    if (path && size >= RECACHE_MIN_BYTES) {
+    if (fd >= 0 && size >= RECACHE_MIN_BYTES) {
         const long long huge = moee_map_huge_bytes(map);
         if (huge >= 0 && (size_t)huge < size / 2) {
             /* this mapping's pages go first (read-only and private: nothing is lost),
              * or the cache could not drop them */
             (void)madvise((void *)map, size, MADV_DONTNEED);
-            if (rereads_huge(path)) {
-                drop_cached(path, size);
-                read_through(path, size);
+            if (rereads_huge(fd)) {
+                drop_cached(fd, size);
+                read_through(fd, size);
             }
             (void)madvise((void *)map, size, MADV_POPULATE_READ);
         }
     }
+    if (fd >= 0) close(fd);
 #else
     (void)path;
     (void)map;
