@@ -163,6 +163,7 @@ double moee_avx2_peak_f32(int64_t iters, float *sink);
 double moee_avx2_peak_int8(int64_t iters, float *sink);
 double moee_avx512_peak_f32(int64_t iters, float *sink);
 double moee_avx512_peak_int8(int64_t iters, float *sink);
+double moee_avx512_peak_int8_exact(int64_t iters, float *sink);
 double moee_neon_peak_f32(int64_t iters, float *sink);
 double moee_neon_peak_int8(int64_t iters, float *sink);
 
