@@ -786,6 +786,58 @@ static void test_populate_recache(void) {
 #endif
 }
 
+/* A file cached in huge-page-sized folios, then holes evicted from the cache (memory
+ * pressure evicts whole folios): populate must bring the holes back in huge pages too,
+ * not in 4 KB ones (which fault-around would give them). */
+static void test_populate_holes(void) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    const char *path = tmp_path("holes.bin");
+    const size_t size = (size_t)72 << 20, chunk = (size_t)1 << 20, hole = (size_t)2 << 20;
+    uint8_t *want = malloc(size);
+    for (size_t i = 0; i < size; i++) want[i] = (uint8_t)(i * 2246822519u >> 11);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (!fp) { free(want); return; }
+    CHECK(fwrite(want, 1, size, fp) == size);
+    CHECK(fflush(fp) == 0 && fsync(fileno(fp)) == 0);
+    fclose(fp);
+    long long huge[2] = {0, 0};   /* after a sequential read; after the holes */
+    for (int k = 0; k < 2; k++) {
+        int fd = open(path, O_RDONLY);
+        CHECK(fd >= 0);
+        if (fd < 0) break;
+        if (k == 0) {   /* dropped and read back sequentially: large folios */
+            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            uint8_t *buf = malloc(chunk);
+            while (buf && read(fd, buf, chunk) > 0) {}
+            free(buf);
+        } else {        /* two 2 MB holes past the first 32 MB (which may be in small folios: the
+                         * readahead's ramp), 4 MB of 72: under the read-through's 1/8 */
+            for (size_t at = (size_t)40 << 20; at < size; at += (size_t)16 << 20)
+                (void)posix_fadvise(fd, (off_t)at, (off_t)hole, POSIX_FADV_DONTNEED);
+        }
+        close(fd);
+        const void *map;
+        size_t n;
+        char err[256];
+        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
+        if (n != size) break;
+        moee_map_populate(path, map, n);
+        huge[k] = moee_map_huge_bytes(map);
+        CHECKF(!memcmp(map, want, size), "populate (%d) changed what the mapping reads", k);
+        moee_unmap_file(map, n);
+    }
+    /* (-1: no smaps; none at all: no huge pages on this system) */
+    CHECKF(huge[0] <= 0 || huge[1] < 0 || huge[1] >= huge[0],
+           "holes in a cached 72 MB file came back in small pages: %lld MB in huge pages, before %lld MB",
+           huge[1] >> 20, huge[0] >> 20);
+    printf("populate: a 72 MB file read sequentially: %lld MB in huge pages; with 4 MB of holes filled: %lld MB\n",
+           huge[0] >> 20, huge[1] >> 20);
+    unlink(path);
+    free(want);
+#endif
+}
+
 int main(void) {
     strcpy(tmpdir, "/tmp/moee_gguf_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -801,6 +853,7 @@ int main(void) {
     test_truncation_and_corruption();
     test_populate();
     test_populate_recache();
+    test_populate_holes();
     unlink(tmp_path("sample.gguf"));
     rmdir(tmpdir);
     return test_summary("weights_gguf");

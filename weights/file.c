@@ -226,6 +226,14 @@ static int rereads_huge(int fd) {
 void moee_map_populate(const char *path, const void *map, size_t size) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     if (!map || !size) return;
+#ifdef MADV_HUGEPAGE
+    /* Pages missing from the cache (evicted by memory pressure since the last load)
+     * are then read in huge-page-sized folios by the faults below, where they would
+     * come in 4 KB pages (with THP "madvise", the usual setting: here 61 holes of 4 MB
+     * in a cached 3.9 GB model came back as 244 MB of 4 KB pages; with it, huge). On
+     * file systems without large folios it changes nothing. */
+    (void)madvise((void *)map, size, MADV_HUGEPAGE);
+#endif
     const int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;   /* (no file: populate only) */
     if (fd >= 0 && partly_uncached(map, size)) read_through(fd, size);
     (void)madvise((void *)map, size, MADV_POPULATE_READ);

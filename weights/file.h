@@ -27,7 +27,9 @@ void moee_unmap_file(const void *map, size_t size);
  * expert. When more than an eighth of the file is not in the page cache it is first read through
  * once sequentially (into /dev/null): Linux then caches it in large folios, which every
  * later process maps as huge pages (a 3.9 GB model: ~0.05 s instead of ~1 s of page
- * faults per process), where faults through the mapping would cache it in 4 KB pages.
+ * faults per process), where faults through the mapping would cache it in 4 KB pages;
+ * the mapping is advised for huge pages (Linux), so that parts evicted since are
+ * faulted back in huge-page-sized folios too.
  * A large file that is cached but in small folios (written by small writes: just
  * downloaded or copied) is dropped from the cache and read through again, if a probe
  * of its first 32 MB shows that this file system then caches it in large folios (see
