@@ -241,18 +241,20 @@ static void test_shape(uint32_t type, int64_t rows, int64_t cols, int64_t n) {
  * and the reference itself converts inf/NaN to int8 -- undefined in C; their fp16
  * scale is 0, so their values cannot change a product.) */
 static void test_quantize_rows(void) {
-    enum { NB = 9 };
+    enum { NB = 41 };   /* two groups of 16 blocks (the AVX-512 quantizer's) and 9 alone */
     float x[NB * MOEE_QK];
     for (int i = 0; i < NB * MOEE_QK; i++) x[i] = frand();
-    for (int j = 0; j < MOEE_QK; j++) {
-        x[MOEE_QK + j] = (float)(j % 2 ? -(j + 0.5) : j + 0.5);  /* d = 1: every x*id a tie */
-        x[2 * MOEE_QK + j] = 0.0f;                                /* all zero */
-        x[3 * MOEE_QK + j] = j % 3 ? 6.35e-37f * frand() : -0.0f; /* d = max/127 subnormal; -0 */
-        x[4 * MOEE_QK + j] = 1e30f * frand();                     /* huge */
-        x[5 * MOEE_QK + j] = j == 7 ? -127.0f : 0.5f * j;         /* negative extreme, ties */
-        x[6 * MOEE_QK + j] = 3e-36f * frand();                    /* tiny: d is an fp16 zero */
-    }
-    x[MOEE_QK + 31] = 127.0f;
+    for (int g = 0; g < NB; g += 16)   /* the special blocks in each group and in the rest */
+        for (int j = 0; j < MOEE_QK; j++) {
+            float *b = x + (size_t)g * MOEE_QK;
+            b[MOEE_QK + j] = (float)(j % 2 ? -(j + 0.5) : j + 0.5);  /* d = 1: every x*id a tie */
+            b[2 * MOEE_QK + j] = 0.0f;                                /* all zero */
+            b[3 * MOEE_QK + j] = j % 3 ? 6.35e-37f * frand() : -0.0f; /* d = max/127 subnormal; -0 */
+            b[4 * MOEE_QK + j] = 1e30f * frand();                     /* huge */
+            b[5 * MOEE_QK + j] = j == 7 ? -127.0f : 0.5f * j;         /* negative extreme, ties */
+            b[6 * MOEE_QK + j] = 3e-36f * frand();                    /* tiny: d is an fp16 zero */
+            if (j == 31) b[MOEE_QK + 31] = 127.0f;
+        }
     const moee_type_traits *q8 = moee_type(MOEE_TYPE_Q8_0);
     moee_block_q8_0 ref[NB];
     q8->from_float(x, ref, NB * MOEE_QK);
@@ -276,13 +278,14 @@ static void test_quantize_rows(void) {
         CHECKF(ok, "%s quantize_row != reference quantizer", variant_names[vi]);
         /* a NaN or an infinity anywhere in the row: reported, not converted */
         const float bad[3] = {NAN, INFINITY, -INFINITY};
-        for (int i = 0; i < 3; i++) {
-            float y[NB * MOEE_QK];
-            memcpy(y, x, sizeof y);
-            y[5 * MOEE_QK + 3 + 9 * i] = bad[i];
-            CHECKF(v->quantize_row(y, NB, qs, d, sum, sum16, 2) == 0, "%s quantize_row: %g not reported",
-                   variant_names[vi], (double)bad[i]);
-        }
+        for (int i = 0; i < 3; i++)
+            for (int at = 5; at < NB; at += 15) {   /* in the first group, the second, the rest */
+                float y[NB * MOEE_QK];
+                memcpy(y, x, sizeof y);
+                y[at * MOEE_QK + 3 + 9 * i] = bad[i];
+                CHECKF(v->quantize_row(y, NB, qs, d, sum, sum16, 2) == 0, "%s quantize_row: %g in block %d not reported",
+                       variant_names[vi], (double)bad[i], at);
+            }
     }
 }
 

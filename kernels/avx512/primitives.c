@@ -295,35 +295,105 @@ void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, in
 /* ggml's reference Q8_0 quantizer, bit for bit: d = max|x| / 127, id = 1/d (0 if d
  * is 0), q = roundf(x * id) -- round half away from zero, done exactly as
  * t = trunc(v); t += sign(v) if |v - t| >= 0.5 (v - t is exact). */
+static inline __m512i round_half_away(__m512 v) {
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    /* t + copysign(1, v) where the dropped fraction is at least one half */
+    const __m512 sign_one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, sign_one));
+}
+
+/* One block's 32 values x quantized with inverse scale id into qs; returns the sum of
+ * its 32 values and sets *s16 to that of its first 16. The values go out as one
+ * 32-byte store, and the sums come from it: a sum of absolute differences of the bytes
+ * made unsigned (+128) against zero gives four sums of 8 bytes each. */
+static inline int32_t quantize_block(const float *x, __m512 id, int8_t *qs, int32_t *s16) {
+    const __m128i lo = _mm512_cvtepi32_epi8(round_half_away(_mm512_mul_ps(_mm512_loadu_ps(x), id)));
+    const __m128i hi = _mm512_cvtepi32_epi8(round_half_away(_mm512_mul_ps(_mm512_loadu_ps(x + 16), id)));
+    const __m256i bytes = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    _mm256_storeu_si256((__m256i *)qs, bytes);
+    const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(bytes, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+    const __m128i s_lo = _mm256_castsi256_si128(sad), s_hi = _mm256_extracti128_si256(sad, 1);
+    *s16 = _mm_cvtsi128_si32(s_lo) + _mm_extract_epi32(s_lo, 2) - 16 * 128;
+    return *s16 + _mm_cvtsi128_si32(s_hi) + _mm_extract_epi32(s_hi, 2) - 16 * 128;
+}
+
+/* max|x| of a block ignoring NaN like fmaxf (vmaxps returns its second operand on NaN),
+ * still as 16 lanes */
+static inline __m512 block_abs_max(const float *x) {
+    return _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16)),
+                         _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x)), _mm512_setzero_ps()));
+}
+
+/* Whether a block holds a NaN or an infinity (v - v is NaN exactly there). */
+static inline int block_nonfinite(const float *x) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    return _mm512_cmp_ps_mask(_mm512_sub_ps(v0, v0), _mm512_sub_ps(v1, v1), _CMP_UNORD_Q) != 0;
+}
+
+/* d = max/127, its fp16 value as float (F16C: round to nearest even, as
+ * moee_f32_to_f16), and id = 1/d or 0, for 16 blocks' maxima at once */
+static inline void block_scales(__m512 amax, __m512 *d16, __m512 *id) {
+    const __m512 dd = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
+    *d16 = _mm512_cvtph_ps(_mm512_cvtps_ph(dd, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    *id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(dd, _mm512_setzero_ps(), _CMP_NEQ_OQ), _mm512_set1_ps(1.0f), dd);
+}
+
+/* Lane i: the largest of a[i]'s 16 lanes. The shuffle tree of sum16x16 (a maximum of
+ * non-NaN values does not depend on the order), its lane order then undone. */
+static inline __m512 max16x16(const __m512 a[16]) {
+    __m512 v[8], w[4], z[2];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        v[k] = _mm512_max_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0x44),
+                             _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0xee));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        w[k] = _mm512_max_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xdd));
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; k++)
+        z[k] = _mm512_max_ps(_mm512_shuffle_ps(w[2 * k], w[2 * k + 1], 0x44),
+                             _mm512_shuffle_ps(w[2 * k], w[2 * k + 1], 0xee));
+    const __m512 m = _mm512_max_ps(_mm512_shuffle_ps(z[0], z[1], 0x88), _mm512_shuffle_ps(z[0], z[1], 0xdd));
+    /* lane 4b + c holds a[4c + b]'s maximum: lane k takes lane 4 (k % 4) + k / 4 */
+    return _mm512_permutexvar_ps(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), m);
+}
+
+/* Blocks are quantized 16 at a time: their maxima reduced together, their scales
+ * divided together (per block, the two divisions and the fp16 rounding were a chain
+ * of latencies); the last n_blocks % 16 one by one. */
 int moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
                              int64_t stride) {
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const __m512 v0 = _mm512_loadu_ps(x + b * MOEE_QK), v1 = _mm512_loadu_ps(x + b * MOEE_QK + 16);
-        /* v - v is NaN exactly where v is NaN or infinite: then stop, before converting */
-        const __m512 z0 = _mm512_sub_ps(v0, v0), z1 = _mm512_sub_ps(v1, v1);
-        if (_mm512_cmp_ps_mask(z0, z1, _CMP_UNORD_Q)) return 0;
-        /* max|x| ignoring NaN like fmaxf: vmaxps returns its second operand on NaN */
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps())));
-        const float dd = amax / 127.0f;
-        const float id = dd ? 1.0f / dd : 0.0f;
-        __m512i q[2];
-        for (int h = 0; h < 2; h++) {
-            const __m512 v = _mm512_mul_ps(h ? v1 : v0, _mm512_set1_ps(id));
-            __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
-            /* t + copysign(1, v) where the dropped fraction is at least one half */
-            const __m512 sign_one = _mm512_or_ps(one, _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
-            t = _mm512_mask_add_ps(t, up, t, sign_one);
-            q[h] = _mm512_cvttps_epi32(t);
+    int64_t b = 0;
+    for (; b + 16 <= n_blocks; b += 16) {
+        const float *xb = x + b * MOEE_QK;
+        int bad = 0;
+        __m512 amax[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            bad |= block_nonfinite(xb + i * MOEE_QK);
+            amax[i] = block_abs_max(xb + i * MOEE_QK);
         }
-        _mm_storeu_si128((__m128i *)(qs + b * MOEE_QK), _mm512_cvtepi32_epi8(q[0]));
-        _mm_storeu_si128((__m128i *)(qs + b * MOEE_QK + 16), _mm512_cvtepi32_epi8(q[1]));
-        /* the scale rounded to fp16 (F16C: round to nearest even, as moee_f32_to_f16) */
-        d[b * stride] = _cvtsh_ss(_cvtss_sh(dd, _MM_FROUND_TO_NEAREST_INT));
-        const int32_t s16 = _mm512_reduce_add_epi32(q[0]);
-        sum16[b * stride] = s16;
-        sum[b * stride] = s16 + _mm512_reduce_add_epi32(q[1]);
+        if (bad) return 0;   /* before converting */
+        __m512 d16, id;
+        block_scales(max16x16(amax), &d16, &id);
+        _Alignas(64) float dv[16], idv[16];
+        _mm512_store_ps(dv, d16);
+        _mm512_store_ps(idv, id);
+        for (int i = 0; i < 16; i++) {
+            d[(b + i) * stride] = dv[i];
+            sum[(b + i) * stride] = quantize_block(xb + i * MOEE_QK, _mm512_set1_ps(idv[i]),
+                                                   qs + (b + i) * MOEE_QK, &sum16[(b + i) * stride]);
+        }
+    }
+    for (; b < n_blocks; b++) {
+        const float *xb = x + b * MOEE_QK;
+        if (block_nonfinite(xb)) return 0;
+        __m512 d16, id;
+        block_scales(_mm512_set1_ps(_mm512_reduce_max_ps(block_abs_max(xb))), &d16, &id);
+        d[b * stride] = _mm512_cvtss_f32(d16);
+        sum[b * stride] = quantize_block(xb, id, qs + b * MOEE_QK, &sum16[b * stride]);
     }
     return 1;
 }
