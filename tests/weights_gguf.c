@@ -838,6 +838,68 @@ static void test_populate_holes(void) {
 #endif
 }
 
+/* A cached file with a part faulted back in 4 KB pages by another process (dropped, then
+ * read at random through a mapping of its own): 80 MB of 256, under half of it, but
+ * more than the re-cache's slack, so populate reads the file through again. */
+static void test_populate_partly_small(void) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    const char *path = tmp_path("partly.bin");
+    const size_t size = (size_t)256 << 20, chunk = (size_t)1 << 20, part = (size_t)80 << 20;
+    const size_t part_at = (size_t)96 << 20;
+    uint8_t *buf = malloc(chunk);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL && buf != NULL);
+    if (!fp || !buf) { if (fp) fclose(fp); free(buf); return; }
+    for (size_t at = 0; at < size; at += chunk) {
+        for (size_t i = 0; i < chunk; i++) buf[i] = (uint8_t)((at + i) * 2654435761u >> 15);
+        CHECK(fwrite(buf, 1, chunk, fp) == chunk);
+    }
+    CHECK(fflush(fp) == 0 && fsync(fileno(fp)) == 0);
+    fclose(fp);
+    long long huge[2] = {0, 0};   /* read sequentially; then with the part in small pages */
+    for (int k = 0; k < 2; k++) {
+        int fd = open(path, O_RDONLY);
+        CHECK(fd >= 0);
+        if (fd < 0) break;
+        if (k == 0) {
+            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            while (read(fd, buf, chunk) > 0) {}
+        } else {   /* another process: the part dropped and faulted back in 4 KB pages */
+            (void)posix_fadvise(fd, (off_t)part_at, (off_t)part, POSIX_FADV_DONTNEED);
+            void *other = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (other != MAP_FAILED) {   /* (read at random: no readahead, no large folios) */
+                (void)madvise(other, size, MADV_RANDOM);
+                (void)madvise((char *)other + part_at, part, MADV_POPULATE_READ);
+                munmap(other, size);
+            }
+        }
+        close(fd);
+        const void *map;
+        size_t n;
+        char err[256];
+        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
+        if (n != size) break;
+        moee_map_populate(path, map, n);
+        huge[k] = moee_map_huge_bytes(map);
+        int same = 1;
+        for (size_t at = 0; at < size && same; at += chunk) {
+            for (size_t i = 0; i < chunk; i++) buf[i] = (uint8_t)((at + i) * 2654435761u >> 15);
+            same = !memcmp((const uint8_t *)map + at, buf, chunk);
+        }
+        CHECKF(same, "populate (%d) changed what the mapping reads", k);
+        moee_unmap_file(map, n);
+    }
+    /* (-1: no smaps; none at all: no huge pages on this system) */
+    CHECKF(huge[0] <= 0 || huge[1] < 0 || huge[1] >= huge[0],
+           "a 256 MB file with 80 MB in small pages: %lld MB in huge pages after populate, read sequentially %lld MB",
+           huge[1] >> 20, huge[0] >> 20);
+    printf("populate: a 256 MB file read sequentially: %lld MB in huge pages; with 80 MB faulted in small pages "
+           "by another mapping: %lld MB\n", huge[0] >> 20, huge[1] >> 20);
+    unlink(path);
+    free(buf);
+#endif
+}
+
 int main(void) {
     strcpy(tmpdir, "/tmp/moee_gguf_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -854,6 +916,7 @@ int main(void) {
     test_populate();
     test_populate_recache();
     test_populate_holes();
+    test_populate_partly_small();
     unlink(tmp_path("sample.gguf"));
     rmdir(tmpdir);
     return test_summary("weights_gguf");

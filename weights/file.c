@@ -217,11 +217,15 @@ static int rereads_huge(int fd) {
  * costs the weight stream a TLB miss, and on the virtual machine this was measured on
  * one took ~1.6 us in a 4 KB-page mapping against ~0.15-0.35 us in a huge-page one (a
  * 3.9 GB model freshly copied ran 128 texts in 12.3-12.9 s, the same file read back
- * sequentially in 10.7 s). So when less than half of a large
- * mapping is in huge pages, and a probe shows the file system would cache the file in
- * large folios, the file is dropped from the cache and read through again: once, a
- * few seconds; every later process maps it in huge pages. */
-#define RECACHE_MIN_BYTES ((size_t)64 << 20)
+ * sequentially in 10.7 s). Parts of a cached file can be in small folios too: faulted
+ * back in after an eviction by a process that did not advise huge pages (llama.cpp on
+ * the same file, or moee before it did). So when more than 64 MB and a sixteenth of a
+ * mapping are not in huge pages, and a probe shows the file system would cache the file
+ * in large folios, the file is dropped from the cache and read through again: once, a
+ * few seconds; every later process maps it in huge pages, and parts evicted later come
+ * back in huge pages (moee_map_populate advises them). (A file read through sequentially
+ * has its first 16-40 MB in small folios, the readahead's start: the 64 MB leave them.) */
+#define RECACHE_SLACK ((size_t)64 << 20)
 
 void moee_map_populate(const char *path, const void *map, size_t size) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
@@ -237,9 +241,9 @@ void moee_map_populate(const char *path, const void *map, size_t size) {
     const int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;   /* (no file: populate only) */
     if (fd >= 0 && partly_uncached(map, size)) read_through(fd, size);
     (void)madvise((void *)map, size, MADV_POPULATE_READ);
-    if (fd >= 0 && size >= RECACHE_MIN_BYTES) {
+    if (fd >= 0 && size > RECACHE_SLACK) {
         const long long huge = moee_map_huge_bytes(map);
-        if (huge >= 0 && (size_t)huge < size / 2) {
+        if (huge >= 0 && (size_t)huge + RECACHE_SLACK + size / 16 < size) {
             /* this mapping's pages go first (read-only and private: nothing is lost),
              * or the cache could not drop them */
             (void)madvise((void *)map, size, MADV_DONTNEED);
