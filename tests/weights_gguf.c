@@ -736,6 +736,61 @@ static void test_populate(void) {
     free(want);
 }
 
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+/* ---- the page-cache layout tests: a file's bytes, and how much of a populated
+ * mapping of it is in huge pages (moee_map_huge_bytes: -1 if not known; 0 everywhere
+ * on file systems that cache files in small pages only) ---- */
+
+static uint8_t pattern_at(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
+
+/* Writes `size` bytes of pattern_at to path, `chunk` bytes per write (small writes
+ * leave the file cached in small folios), and syncs it. */
+static int write_pattern(const char *path, size_t size, size_t chunk) {
+    uint8_t *buf = malloc(chunk);
+    FILE *fp = fopen(path, "wb");
+    int ok = buf && fp;
+    if (ok) setvbuf(fp, NULL, _IONBF, 0);
+    for (size_t at = 0; ok && at < size; at += chunk) {
+        for (size_t i = 0; i < chunk; i++) buf[i] = pattern_at(at + i);
+        ok = fwrite(buf, 1, chunk, fp) == chunk;
+    }
+    if (fp) ok = fsync(fileno(fp)) == 0 && fclose(fp) == 0 && ok;
+    free(buf);
+    CHECKF(ok, "%s: cannot write the test file", path);
+    return ok;
+}
+
+/* Drops the file from the page cache and reads it back sequentially (large folios,
+ * after the readahead's first megabytes). */
+static void read_back(const char *path) {
+    int fd = open(path, O_RDONLY);
+    uint8_t *buf = malloc((size_t)1 << 20);
+    if (fd >= 0 && buf) {
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        while (read(fd, buf, (size_t)1 << 20) > 0) {}
+    }
+    if (fd >= 0) close(fd);
+    free(buf);
+}
+
+/* Maps path, populates the mapping (given the path, or populate only), checks that it
+ * still reads the file's bytes, and returns how much of it is in huge pages. */
+static long long populated_huge(const char *path, size_t size, int with_path) {
+    const void *map;
+    size_t n;
+    char err[256];
+    CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
+    if (n != size) return -1;
+    moee_map_populate(with_path ? path : NULL, map, n);
+    const long long huge = moee_map_huge_bytes(map);
+    int same = 1;
+    for (size_t i = 0; i < size && same; i++) same = ((const uint8_t *)map)[i] == pattern_at(i);
+    CHECKF(same, "%s: populate changed what the mapping reads", path);
+    moee_unmap_file(map, n);
+    return huge;
+}
+#endif
+
 /* A large file cached in small folios (written 64 KB at a time) gets, from
  * moee_map_populate, at least as much of its mapping in huge pages as the same file
  * dropped from the cache and read back sequentially (on file systems that cache files
@@ -743,46 +798,18 @@ static void test_populate(void) {
 static void test_populate_recache(void) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     const char *path = tmp_path("recache.bin");
-    const size_t size = (size_t)72 << 20, chunk = (size_t)64 << 10;
-    uint8_t *want = malloc(size);
-    for (size_t i = 0; i < size; i++) want[i] = (uint8_t)(i * 2654435761u >> 13);
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp != NULL);
-    if (!fp) { free(want); return; }
-    setvbuf(fp, NULL, _IONBF, 0);
-    for (size_t at = 0; at < size; at += chunk) CHECK(fwrite(want + at, 1, chunk, fp) == chunk);
-    CHECK(fsync(fileno(fp)) == 0);
-    fclose(fp);
-    long long huge[2] = {0, 0};
-    for (int k = 0; k < 2; k++) {
-        if (k == 1) {   /* the reference: dropped, then read back sequentially */
-            int fd = open(path, O_RDONLY);
-            if (fd >= 0) {
-                (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-                uint8_t *buf = malloc(chunk);
-                while (buf && read(fd, buf, chunk) > 0) {}
-                free(buf);
-                close(fd);
-            }
-        }
-        const void *map;
-        size_t n;
-        char err[256];
-        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
-        if (n != size) break;
-        moee_map_populate(k == 0 ? path : NULL, map, n);
-        huge[k] = moee_map_huge_bytes(map);
-        CHECKF(!memcmp(map, want, size), "populate (%d) changed what the mapping reads", k);
-        moee_unmap_file(map, n);
-    }
-    /* (-1: no smaps; a few MB of slack: huge pages are also limited by free memory) */
-    CHECKF(huge[0] < 0 || huge[1] < 0 || huge[0] + ((long long)8 << 20) >= huge[1],
-           "populate left %lld MB of a 72 MB file in huge pages, a sequential read %lld MB", huge[0] >> 20,
-           huge[1] >> 20);
+    const size_t size = (size_t)72 << 20;
+    if (!write_pattern(path, size, (size_t)64 << 10)) return;
+    const long long huge = populated_huge(path, size, 1);
+    read_back(path);
+    const long long huge_read = populated_huge(path, size, 0);
+    /* (a few MB of slack: huge pages are also limited by free memory) */
+    CHECKF(huge < 0 || huge_read < 0 || huge + ((long long)8 << 20) >= huge_read,
+           "populate left %lld MB of a 72 MB file in huge pages, a sequential read %lld MB", huge >> 20,
+           huge_read >> 20);
     printf("populate: a 72 MB file written 64 KB at a time: %lld MB in huge pages (read back: %lld MB)\n",
-           huge[0] >> 20, huge[1] >> 20);
+           huge >> 20, huge_read >> 20);
     unlink(path);
-    free(want);
 #endif
 }
 
@@ -792,49 +819,24 @@ static void test_populate_recache(void) {
 static void test_populate_holes(void) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     const char *path = tmp_path("holes.bin");
-    const size_t size = (size_t)72 << 20, chunk = (size_t)1 << 20, hole = (size_t)2 << 20;
-    uint8_t *want = malloc(size);
-    for (size_t i = 0; i < size; i++) want[i] = (uint8_t)(i * 2246822519u >> 11);
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp != NULL);
-    if (!fp) { free(want); return; }
-    CHECK(fwrite(want, 1, size, fp) == size);
-    CHECK(fflush(fp) == 0 && fsync(fileno(fp)) == 0);
-    fclose(fp);
-    long long huge[2] = {0, 0};   /* after a sequential read; after the holes */
-    for (int k = 0; k < 2; k++) {
-        int fd = open(path, O_RDONLY);
-        CHECK(fd >= 0);
-        if (fd < 0) break;
-        if (k == 0) {   /* dropped and read back sequentially: large folios */
-            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-            uint8_t *buf = malloc(chunk);
-            while (buf && read(fd, buf, chunk) > 0) {}
-            free(buf);
-        } else {        /* two 2 MB holes past the first 32 MB (which may be in small folios: the
-                         * readahead's ramp), 4 MB of 72: under the read-through's 1/8 */
-            for (size_t at = (size_t)40 << 20; at < size; at += (size_t)16 << 20)
-                (void)posix_fadvise(fd, (off_t)at, (off_t)hole, POSIX_FADV_DONTNEED);
-        }
-        close(fd);
-        const void *map;
-        size_t n;
-        char err[256];
-        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
-        if (n != size) break;
-        moee_map_populate(path, map, n);
-        huge[k] = moee_map_huge_bytes(map);
-        CHECKF(!memcmp(map, want, size), "populate (%d) changed what the mapping reads", k);
-        moee_unmap_file(map, n);
-    }
+    const size_t size = (size_t)72 << 20;
+    if (!write_pattern(path, size, (size_t)1 << 20)) return;
+    read_back(path);
+    const long long huge = populated_huge(path, size, 1);
+    /* two 2 MB holes past the first 32 MB (which may be in small folios: the readahead's
+     * start), 4 MB of 72: under the read-through's 1/8 and the re-cache's slack */
+    int fd = open(path, O_RDONLY);
+    for (size_t at = (size_t)40 << 20; fd >= 0 && at < size; at += (size_t)16 << 20)
+        (void)posix_fadvise(fd, (off_t)at, (off_t)2 << 20, POSIX_FADV_DONTNEED);
+    if (fd >= 0) close(fd);
+    const long long huge_filled = populated_huge(path, size, 1);
     /* (-1: no smaps; none at all: no huge pages on this system) */
-    CHECKF(huge[0] <= 0 || huge[1] < 0 || huge[1] >= huge[0],
+    CHECKF(huge <= 0 || huge_filled < 0 || huge_filled >= huge,
            "holes in a cached 72 MB file came back in small pages: %lld MB in huge pages, before %lld MB",
-           huge[1] >> 20, huge[0] >> 20);
+           huge_filled >> 20, huge >> 20);
     printf("populate: a 72 MB file read sequentially: %lld MB in huge pages; with 4 MB of holes filled: %lld MB\n",
-           huge[0] >> 20, huge[1] >> 20);
+           huge >> 20, huge_filled >> 20);
     unlink(path);
-    free(want);
 #endif
 }
 
@@ -844,59 +846,26 @@ static void test_populate_holes(void) {
 static void test_populate_partly_small(void) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
     const char *path = tmp_path("partly.bin");
-    const size_t size = (size_t)256 << 20, chunk = (size_t)1 << 20, part = (size_t)80 << 20;
-    const size_t part_at = (size_t)96 << 20;
-    uint8_t *buf = malloc(chunk);
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp != NULL && buf != NULL);
-    if (!fp || !buf) { if (fp) fclose(fp); free(buf); return; }
-    for (size_t at = 0; at < size; at += chunk) {
-        for (size_t i = 0; i < chunk; i++) buf[i] = (uint8_t)((at + i) * 2654435761u >> 15);
-        CHECK(fwrite(buf, 1, chunk, fp) == chunk);
+    const size_t size = (size_t)256 << 20, part_at = (size_t)96 << 20, part = (size_t)80 << 20;
+    if (!write_pattern(path, size, (size_t)1 << 20)) return;
+    read_back(path);
+    const long long huge = populated_huge(path, size, 1);
+    int fd = open(path, O_RDONLY);
+    void *other = fd >= 0 ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    if (other != MAP_FAILED) {   /* (read at random: no readahead, no large folios) */
+        (void)posix_fadvise(fd, (off_t)part_at, (off_t)part, POSIX_FADV_DONTNEED);
+        (void)madvise(other, size, MADV_RANDOM);
+        (void)madvise((char *)other + part_at, part, MADV_POPULATE_READ);
+        munmap(other, size);
     }
-    CHECK(fflush(fp) == 0 && fsync(fileno(fp)) == 0);
-    fclose(fp);
-    long long huge[2] = {0, 0};   /* read sequentially; then with the part in small pages */
-    for (int k = 0; k < 2; k++) {
-        int fd = open(path, O_RDONLY);
-        CHECK(fd >= 0);
-        if (fd < 0) break;
-        if (k == 0) {
-            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-            while (read(fd, buf, chunk) > 0) {}
-        } else {   /* another process: the part dropped and faulted back in 4 KB pages */
-            (void)posix_fadvise(fd, (off_t)part_at, (off_t)part, POSIX_FADV_DONTNEED);
-            void *other = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (other != MAP_FAILED) {   /* (read at random: no readahead, no large folios) */
-                (void)madvise(other, size, MADV_RANDOM);
-                (void)madvise((char *)other + part_at, part, MADV_POPULATE_READ);
-                munmap(other, size);
-            }
-        }
-        close(fd);
-        const void *map;
-        size_t n;
-        char err[256];
-        CHECKF(moee_map_file(path, &map, &n, err, sizeof err) == 0 && n == size, "%s", err);
-        if (n != size) break;
-        moee_map_populate(path, map, n);
-        huge[k] = moee_map_huge_bytes(map);
-        int same = 1;
-        for (size_t at = 0; at < size && same; at += chunk) {
-            for (size_t i = 0; i < chunk; i++) buf[i] = (uint8_t)((at + i) * 2654435761u >> 15);
-            same = !memcmp((const uint8_t *)map + at, buf, chunk);
-        }
-        CHECKF(same, "populate (%d) changed what the mapping reads", k);
-        moee_unmap_file(map, n);
-    }
-    /* (-1: no smaps; none at all: no huge pages on this system) */
-    CHECKF(huge[0] <= 0 || huge[1] < 0 || huge[1] >= huge[0],
+    if (fd >= 0) close(fd);
+    const long long huge_after = populated_huge(path, size, 1);
+    CHECKF(huge <= 0 || huge_after < 0 || huge_after >= huge,
            "a 256 MB file with 80 MB in small pages: %lld MB in huge pages after populate, read sequentially %lld MB",
-           huge[1] >> 20, huge[0] >> 20);
+           huge_after >> 20, huge >> 20);
     printf("populate: a 256 MB file read sequentially: %lld MB in huge pages; with 80 MB faulted in small pages "
-           "by another mapping: %lld MB\n", huge[0] >> 20, huge[1] >> 20);
+           "by another mapping: %lld MB\n", huge >> 20, huge_after >> 20);
     unlink(path);
-    free(buf);
 #endif
 }
 
