@@ -21,17 +21,17 @@ static const moee_kernel_variant variants[] = {
 #if defined(__x86_64__)
     {"avx512", moee_avx512_matmul_quant, moee_avx512_qx_forms,
      moee_avx512_quantize_row, moee_avx512_matmul_float, moee_avx512_rmsnorm,
-     moee_avx512_rope, moee_avx512_attention_head, moee_avx512_softmax, moee_scalar_topk,
+     moee_avx512_rope, moee_avx512_attention_head, moee_avx512_softmax, moee_topk_one_pass,
      moee_avx512_silu_mul, moee_avx512_axpy, moee_avx512_block_dot},
     {"avx2", moee_avx2_matmul_quant, moee_scalar_qx_forms,
      moee_avx2_quantize_row, moee_avx2_matmul_float, moee_avx2_rmsnorm,
-     moee_scalar_rope, moee_avx2_attention_head, moee_avx2_softmax, moee_scalar_topk,
+     moee_scalar_rope, moee_avx2_attention_head, moee_avx2_softmax, moee_topk_one_pass,
      moee_avx2_silu_mul, moee_avx2_axpy, moee_avx2_block_dot},
 #endif
 #if defined(__aarch64__)
     {"neon", moee_neon_matmul_quant, moee_scalar_qx_forms,
      moee_neon_quantize_row, moee_neon_matmul_float, moee_neon_rmsnorm,
-     moee_scalar_rope, moee_neon_attention_head, moee_neon_softmax, moee_scalar_topk,
+     moee_scalar_rope, moee_neon_attention_head, moee_neon_softmax, moee_topk_one_pass,
      moee_neon_silu_mul, moee_neon_axpy, moee_neon_block_dot},
 #endif
     {"scalar", moee_scalar_matmul_quant, moee_scalar_qx_forms,

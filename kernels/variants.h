@@ -181,6 +181,7 @@ void moee_scalar_attention_head(const float *q, int64_t ld_q, const float *k, in
                                 int64_t n, int64_t head_dim, float scale, float *scratch);
 void moee_scalar_softmax(float *x, int64_t n);
 void moee_scalar_topk(const float *p, int64_t n, int64_t k, int32_t *idx);
+void moee_topk_one_pass(const float *p, int64_t n, int64_t k, int32_t *idx);   /* (the SIMD rows' topk) */
 void moee_scalar_silu_mul(float *gate, const float *up, int64_t n);
 void moee_scalar_axpy(float *y, float a, const float *x, int64_t n);
 int32_t moee_scalar_block_dot(const moee_matrix *W, int64_t r, int64_t b, const moee_qx *qx, int64_t t);

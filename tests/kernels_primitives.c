@@ -185,6 +185,27 @@ static void test_topk(const char *name, const moee_kernel_variant *v) {
     const float q[4] = {NAN, 0.5f, NAN, 0.25f};
     v->topk(q, 4, 3, idx);
     CHECKF(idx[0] == 1 && idx[1] == 3 && idx[2] == 0, "%s topk nan: %d %d %d", name, idx[0], idx[1], idx[2]);
+    /* the same indices as the selection (the oracle) on random values with many ties,
+     * +-0 and NaNs, every k */
+    enum { N = 67 };
+    float r[N];
+    int32_t want[N], got[N];
+    int same = 1;
+    for (int round = 0; round < 200; round++) {
+        const int64_t n = 1 + round % N;
+        for (int64_t i = 0; i < n; i++) {
+            const float f = frand();
+            r[i] = round % 3 == 0 ? (float)(int)(f * 4) * 0.25f : f;   /* a third with ties */
+            if (round % 5 == 0 && i % 7 == 3) r[i] = NAN;
+            if (round % 4 == 1 && i % 6 == 2) r[i] = i % 12 == 2 ? -0.0f : 0.0f;
+        }
+        for (int64_t k = 1; k <= n; k += 1 + n / 9) {
+            moee_scalar_topk(r, n, k, want);
+            v->topk(r, n, k, got);
+            if (memcmp(want, got, (size_t)k * sizeof(int32_t))) same = 0;
+        }
+    }
+    CHECKF(same, "%s topk differs from the selection", name);
 }
 
 int main(void) {
