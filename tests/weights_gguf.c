@@ -696,16 +696,40 @@ static void test_names(void) {
     gguf_close(q);
 }
 
+/* ---- the populate tests' files: byte i is pattern_at(i) ---- */
+
+static uint8_t pattern_at(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
+
+/* Writes `size` bytes of pattern_at to path, `chunk` bytes per write (small writes
+ * leave the file cached in small folios), and syncs it. */
+static int write_pattern(const char *path, size_t size, size_t chunk) {
+    uint8_t *buf = malloc(chunk);
+    FILE *fp = fopen(path, "wb");
+    int ok = buf && fp;
+    if (ok) setvbuf(fp, NULL, _IONBF, 0);
+    for (size_t at = 0; ok && at < size; at += chunk) {
+        for (size_t i = 0; i < chunk; i++) buf[i] = pattern_at(at + i);
+        ok = fwrite(buf, 1, chunk, fp) == chunk;
+    }
+    if (fp) ok = fsync(fileno(fp)) == 0 && fclose(fp) == 0 && ok;
+    free(buf);
+    CHECKF(ok, "%s: cannot write the test file", path);
+    return ok;
+}
+
+/* Whether the n bytes at map are the pattern. */
+static int reads_pattern(const void *map, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (((const uint8_t *)map)[i] != pattern_at(i)) return 0;
+    return 1;
+}
+
 /* moee_map_populate on a file dropped from the page cache (its read-through path), with
  * no path and with a path that does not open: the mapping reads the file's bytes. */
 static void test_populate(void) {
     const char *path = tmp_path("populate.bin");
     const size_t size = (size_t)3 << 20;
-    uint8_t *want = malloc(size);
-    for (size_t i = 0; i < size; i++) want[i] = (uint8_t)(i * 2654435761u >> 13);
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp && fwrite(want, 1, size, fp) == size && fflush(fp) == 0 && fsync(fileno(fp)) == 0);
-    if (fp) fclose(fp);
+    if (!write_pattern(path, size, size)) return;
     const char *paths[3] = {path, NULL, tmp_path("no-such-file")};
     for (int k = 0; k < 3; k++) {
         int fd = open(path, O_RDONLY);   /* drop it from the cache (best effort) */
@@ -728,37 +752,17 @@ static void test_populate(void) {
                    sizeof in_core);
         }
 #endif
-        CHECKF(n == size && !memcmp(map, want, size), "populate (path %d) changed what the mapping reads", k);
+        CHECKF(n == size && reads_pattern(map, size), "populate (path %d) changed what the mapping reads", k);
         moee_unmap_file(map, n);
     }
     moee_map_populate(path, NULL, 0);   /* nothing mapped: nothing to do */
     unlink(path);
-    free(want);
 }
 
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
-/* ---- the page-cache layout tests: a file's bytes, and how much of a populated
- * mapping of it is in huge pages (moee_map_huge_bytes: -1 if not known; 0 everywhere
- * on file systems that cache files in small pages only) ---- */
-
-static uint8_t pattern_at(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
-
-/* Writes `size` bytes of pattern_at to path, `chunk` bytes per write (small writes
- * leave the file cached in small folios), and syncs it. */
-static int write_pattern(const char *path, size_t size, size_t chunk) {
-    uint8_t *buf = malloc(chunk);
-    FILE *fp = fopen(path, "wb");
-    int ok = buf && fp;
-    if (ok) setvbuf(fp, NULL, _IONBF, 0);
-    for (size_t at = 0; ok && at < size; at += chunk) {
-        for (size_t i = 0; i < chunk; i++) buf[i] = pattern_at(at + i);
-        ok = fwrite(buf, 1, chunk, fp) == chunk;
-    }
-    if (fp) ok = fsync(fileno(fp)) == 0 && fclose(fp) == 0 && ok;
-    free(buf);
-    CHECKF(ok, "%s: cannot write the test file", path);
-    return ok;
-}
+/* ---- the page-cache layout tests: how much of a populated mapping of a file is in
+ * huge pages (moee_map_huge_bytes: -1 if not known; 0 everywhere on file systems that
+ * cache files in small pages only) ---- */
 
 /* Drops the file from the page cache and reads it back sequentially (large folios,
  * after the readahead's first megabytes). */
@@ -783,9 +787,7 @@ static long long populated_huge(const char *path, size_t size, int with_path) {
     if (n != size) return -1;
     moee_map_populate(with_path ? path : NULL, map, n);
     const long long huge = moee_map_huge_bytes(map);
-    int same = 1;
-    for (size_t i = 0; i < size && same; i++) same = ((const uint8_t *)map)[i] == pattern_at(i);
-    CHECKF(same, "%s: populate changed what the mapping reads", path);
+    CHECKF(reads_pattern(map, size), "%s: populate changed what the mapping reads", path);
     moee_unmap_file(map, n);
     return huge;
 }

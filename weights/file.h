@@ -24,14 +24,16 @@ void moee_unmap_file(const void *map, size_t size);
  * call, instead of one page fault per few pages later (Linux >= 5.14: madvise
  * MADV_POPULATE_READ; elsewhere, or if it fails, nothing: the pages fault in on first
  * use as before). For a model about to run: a few tokens already touch nearly every
- * expert. When more than an eighth of the file is not in the page cache it is first read through
- * once sequentially (into /dev/null): Linux then caches it in large folios, which every
- * later process maps as huge pages (a 3.9 GB model: ~0.05 s instead of ~1 s of page
- * faults per process), where faults through the mapping would cache it in 4 KB pages;
+ * expert. When more than an eighth of the file is not in the page cache it is first
+ * read through once sequentially (into /dev/null): Linux then caches it in large
+ * folios, which every later process maps as huge pages (a 3.9 GB model: ~0.05 s
+ * instead of ~1 s of page faults per process), where faults through the mapping would
+ * cache it in 4 KB pages;
  * the mapping is advised for huge pages (Linux), so that parts evicted since are
  * faulted back in huge-page-sized folios too.
  * A large file that is cached but in small folios (written by small writes: just
- * downloaded or copied) is dropped from the cache and read through again, if a probe
+ * downloaded or copied; or partly, faulted back in by another process: more than 64 MB
+ * and a sixteenth of it) is dropped from the cache and read through again, if a probe
  * of its first 32 MB shows that this file system then caches it in large folios (see
  * file.c: in 4 KB pages a model ran up to 20% slower here).
  * Best effort: nothing here fails. Reads the file from disk if it is not cached, so

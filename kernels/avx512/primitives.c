@@ -292,8 +292,7 @@ void moee_avx512_attention_head(const float *q, int64_t ld_q, const float *k, in
     }
 }
 
-/* ggml's reference Q8_0 quantizer, bit for bit: d = max|x| / 127, id = 1/d (0 if d
- * is 0), q = roundf(x * id) -- round half away from zero, done exactly as
+/* roundf(v) to int32 -- round half away from zero, done exactly as
  * t = trunc(v); t += sign(v) if |v - t| >= 0.5 (v - t is exact). */
 static inline __m512i round_half_away(__m512 v) {
     __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -360,9 +359,10 @@ static inline __m512 max16x16(const __m512 a[16]) {
     return _mm512_permutexvar_ps(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), m);
 }
 
-/* Blocks are quantized 16 at a time: their maxima reduced together, their scales
- * divided together (per block, the two divisions and the fp16 rounding were a chain
- * of latencies); the last n_blocks % 16 one by one. */
+/* ggml's reference Q8_0 quantizer, bit for bit: d = max|x| / 127, id = 1/d (0 if d is
+ * 0), q = roundf(x * id). Blocks are quantized 16 at a time: their maxima reduced
+ * together, their scales divided together (per block, the two divisions and the fp16
+ * rounding were a chain of latencies); the last n_blocks % 16 one by one. */
 int moee_avx512_quantize_row(const float *x, int64_t n_blocks, int8_t *qs, float *d, int32_t *sum, int32_t *sum16,
                              int64_t stride) {
     int64_t b = 0;
