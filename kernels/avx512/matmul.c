@@ -505,6 +505,14 @@ INLINE void few16_decode(uint32_t type, const uint8_t *const first[PACK_ROWS], s
     }
 }
 
+/* Which activation sums the generic kernels read, by the type's integer form (constants
+ * in each kernel): the offset's correction starts from the block's sum (with two halves,
+ * from sum16 and sum - sum16); the minimum's term is m * sum_d, or with two halves
+ * built from sum16 and sum. The others are not made (moee_avx512_qx_forms). */
+INLINE int reads_sum(int sub16, int offset, int has_min) { return offset != 0 || (sub16 && has_min); }
+INLINE int reads_sum16(int sub16, int offset, int has_min) { return sub16 && (offset != 0 || has_min); }
+INLINE int reads_sum_d(int sub16, int has_min) { return has_min && !sub16; }
+
 INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int64_t row[PACK_ROWS],
                          __mmask16 row_mask, const moee_qx *qx, float *Y, size_t ahead) {
     const int sub16 = type == MOEE_TYPE_Q6_K, has_min = !sub16, offset = sub16 ? 32 : 0;
@@ -526,9 +534,10 @@ INLINE void few16_tile_k(uint32_t type, int NT, const moee_matrix *W, const int6
         for (int k = 0; k < 8; k++) {
             const int64_t b = 8 * sb + k;
             const int8_t *x = qx->qs + b * MOEE_QK;
-            const int32_t *sum = qx->sum + b * qx->n_pad, *sum16 = qx->sum16 + b * qx->n_pad;
+            const int32_t *sum = reads_sum(sub16, offset, has_min) ? qx->sum + b * qx->n_pad : NULL;
+            const int32_t *sum16 = reads_sum16(sub16, offset, has_min) ? qx->sum16 + b * qx->n_pad : NULL;
             const float *dx = qx->d + b * qx->n_pad;
-            const float *sum_d = qx->sum_d + b * qx->n_pad;
+            const float *sum_d = reads_sum_d(sub16, has_min) ? qx->sum_d + b * qx->n_pad : NULL;
 #pragma GCC unroll 8
             for (int j = 0; j < NT; j++) {
                 const int8_t *xj = x + j * qx->cols;
@@ -662,7 +671,7 @@ INLINE void generic_isums(int sub16, int offset, int R, int NT, const generic_pa
         __m512i part[2][QTILE_T];
 #pragma GCC unroll 8
         for (int j = 0; j < NT; j++) {
-            const int32_t xs = !sub16 ? s[j] : h == 0 ? s16[j] : s[j] - s16[j];
+            const int32_t xs = offset == 0 ? 0 : !sub16 ? s[j] : h == 0 ? s16[j] : s[j] - s16[j];
             part[0][j] = _mm512_set1_epi32(-offset * xs);
             if (R == 2) part[1][j] = part[0][j];
         }
@@ -702,9 +711,10 @@ INLINE void generic_tile(uint32_t type, int sub16, int offset, int has_min, int 
     for (int64_t pb = 0; pb < nb; pb++) {
         const int64_t b = b0 + pb;
         const int8_t *x = qx->qs + t0 * qx->cols + b * MOEE_QK;
-        const int32_t *s = qx->sum + b * qx->n_pad + t0, *s16 = qx->sum16 + b * qx->n_pad + t0;
+        const int32_t *s = reads_sum(sub16, offset, has_min) ? qx->sum + b * qx->n_pad + t0 : NULL;
+        const int32_t *s16 = reads_sum16(sub16, offset, has_min) ? qx->sum16 + b * qx->n_pad + t0 : NULL;
         const float *dx = qx->d + b * qx->n_pad + t0;
-        const float *sum_d = qx->sum_d + b * qx->n_pad + t0;
+        const float *sum_d = reads_sum_d(sub16, has_min) ? qx->sum_d + b * qx->n_pad + t0 : NULL;
         __m512i isum[2][QTILE_T];
         generic_isums(sub16, offset, R, NT, pack, pb, x, qx->cols, s, s16, isum);
 #pragma GCC unroll 2
@@ -849,11 +859,15 @@ void moee_avx512_matmul_quant(const moee_matrix *W, const moee_qx *qx, float *Y,
 }
 
 /* The Q4_0 and Q8_0 tiles start from -8 or -128 x the block sum (Q8_0 with 1-3 tokens
- * from the sum itself); the generic kernels read sum, sum16 and sum_d. */
+ * from the sum itself); the generic kernels read what reads_sum* say (Q4_K: sum_d only). */
 uint32_t moee_avx512_qx_forms(uint32_t type) {
     if (type == MOEE_TYPE_Q4_0) return MOEE_QX_NEG_SUM8;
     if (type == MOEE_TYPE_Q8_0) return MOEE_QX_NEG_SUM128 | MOEE_QX_SUM;
-    return MOEE_QX_SUM | MOEE_QX_SUM16 | MOEE_QX_SUM_D;
+    const moee_type_traits *tt = moee_type(type);
+    if (!tt) return 0;
+    return (reads_sum(tt->sub16, tt->offset, tt->has_min) ? MOEE_QX_SUM : 0) |
+           (reads_sum16(tt->sub16, tt->offset, tt->has_min) ? MOEE_QX_SUM16 : 0) |
+           (reads_sum_d(tt->sub16, tt->has_min) ? MOEE_QX_SUM_D : 0);
 }
 
 /* For the tests: block b of (row r, token t) through the matmul's own pack and
