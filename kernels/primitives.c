@@ -56,6 +56,9 @@ void moee_scalar_attention_head(const float *q, int64_t ld_q, const float *k, in
     }
 }
 
+/* Whether value a is taken before value b (a NaN only after every number). */
+static int beats(float a, float b) { return a > b || (isnan(b) && !isnan(a)); }
+
 /* Selection by k passes: each pass takes the largest value not yet taken, the
  * lowest index on ties. NaNs are never preferred to a number; if only NaNs are
  * left, the lowest untaken index is taken (so idx is always k distinct indices). */
@@ -66,14 +69,11 @@ void moee_scalar_topk(const float *p, int64_t n, int64_t k, int32_t *idx) {
             int taken = 0;
             for (int64_t u = 0; u < s; u++) if (idx[u] == i) { taken = 1; break; }
             if (taken) continue;
-            if (best < 0 || p[i] > p[best] || (isnan(p[best]) && !isnan(p[i]))) best = i;
+            if (best < 0 || beats(p[i], p[best])) best = i;
         }
         idx[s] = (int32_t)best;
     }
 }
-
-/* Whether value a is taken before value b (a NaN only after every number). */
-static int beats(float a, float b) { return a > b || (isnan(b) && !isnan(a)); }
 
 /* The same choice in one pass (the SIMD variants use it; the selection above is its
  * oracle): the values in index order each go into the list of the best k so far, after

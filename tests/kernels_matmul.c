@@ -244,17 +244,18 @@ static void test_quantize_rows(void) {
     enum { NB = 41 };   /* two groups of 16 blocks (the AVX-512 quantizer's) and 9 alone */
     float x[NB * MOEE_QK];
     for (int i = 0; i < NB * MOEE_QK; i++) x[i] = frand();
-    for (int g = 0; g < NB; g += 16)   /* the special blocks in each group and in the rest */
+    for (int g = 0; g < NB; g += 16) {   /* the special blocks in each group and in the rest */
+        float *b = x + (size_t)g * MOEE_QK;
         for (int j = 0; j < MOEE_QK; j++) {
-            float *b = x + (size_t)g * MOEE_QK;
             b[MOEE_QK + j] = (float)(j % 2 ? -(j + 0.5) : j + 0.5);  /* d = 1: every x*id a tie */
             b[2 * MOEE_QK + j] = 0.0f;                                /* all zero */
             b[3 * MOEE_QK + j] = j % 3 ? 6.35e-37f * frand() : -0.0f; /* d = max/127 subnormal; -0 */
             b[4 * MOEE_QK + j] = 1e30f * frand();                     /* huge */
             b[5 * MOEE_QK + j] = j == 7 ? -127.0f : 0.5f * j;         /* negative extreme, ties */
             b[6 * MOEE_QK + j] = 3e-36f * frand();                    /* tiny: d is an fp16 zero */
-            if (j == 31) b[MOEE_QK + 31] = 127.0f;
         }
+        b[MOEE_QK + 31] = 127.0f;
+    }
     const moee_type_traits *q8 = moee_type(MOEE_TYPE_Q8_0);
     moee_block_q8_0 ref[NB];
     q8->from_float(x, ref, NB * MOEE_QK);

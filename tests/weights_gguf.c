@@ -815,59 +815,67 @@ static void test_populate_recache(void) {
 #endif
 }
 
-/* A file cached in huge-page-sized folios, then holes evicted from the cache (memory
- * pressure evicts whole folios): populate must bring the holes back in huge pages too,
- * not in 4 KB ones (which fault-around would give them). */
-static void test_populate_holes(void) {
 #if defined(__linux__) && defined(MADV_POPULATE_READ)
-    const char *path = tmp_path("holes.bin");
-    const size_t size = (size_t)72 << 20;
+/* A file read back sequentially (cached in huge-page-sized folios) and populated, then
+ * disturbed (`disturb` changes how part of it is cached) and populated again: the
+ * second mapping must have at least as much in huge pages as the first. */
+static void check_restored(const char *name, size_t size, void (*disturb)(const char *path, size_t size),
+                           const char *what) {
+    const char *path = tmp_path(name);
     if (!write_pattern(path, size, (size_t)1 << 20)) return;
     read_back(path);
     const long long huge = populated_huge(path, size, 1);
-    /* two 2 MB holes past the first 32 MB (which may be in small folios: the readahead's
-     * start), 4 MB of 72: under the read-through's 1/8 and the re-cache's slack */
+    disturb(path, size);
+    const long long huge_after = populated_huge(path, size, 1);
+    /* (-1: no smaps; none at all: no huge pages on this system) */
+    CHECKF(huge <= 0 || huge_after < 0 || huge_after >= huge,
+           "a %zu MB file with %s: %lld MB in huge pages after populate, read sequentially %lld MB", size >> 20,
+           what, huge_after >> 20, huge >> 20);
+    printf("populate: a %zu MB file read sequentially: %lld MB in huge pages; with %s: %lld MB\n", size >> 20,
+           huge >> 20, what, huge_after >> 20);
+    unlink(path);
+}
+
+/* Two 2 MB holes evicted past the first 32 MB (which may be in small folios: the
+ * readahead's start), as memory pressure evicts whole folios: 4 MB of 72, under the
+ * read-through's 1/8 and the re-cache's slack. */
+static void evict_holes(const char *path, size_t size) {
     int fd = open(path, O_RDONLY);
     for (size_t at = (size_t)40 << 20; fd >= 0 && at < size; at += (size_t)16 << 20)
         (void)posix_fadvise(fd, (off_t)at, (off_t)2 << 20, POSIX_FADV_DONTNEED);
     if (fd >= 0) close(fd);
-    const long long huge_filled = populated_huge(path, size, 1);
-    /* (-1: no smaps; none at all: no huge pages on this system) */
-    CHECKF(huge <= 0 || huge_filled < 0 || huge_filled >= huge,
-           "holes in a cached 72 MB file came back in small pages: %lld MB in huge pages, before %lld MB",
-           huge_filled >> 20, huge >> 20);
-    printf("populate: a 72 MB file read sequentially: %lld MB in huge pages; with 4 MB of holes filled: %lld MB\n",
-           huge >> 20, huge_filled >> 20);
-    unlink(path);
-#endif
 }
 
-/* A cached file with a part faulted back in 4 KB pages by another process (dropped, then
- * read at random through a mapping of its own): 80 MB of 256, under half of it, but
- * more than the re-cache's slack, so populate reads the file through again. */
-static void test_populate_partly_small(void) {
-#if defined(__linux__) && defined(MADV_POPULATE_READ)
-    const char *path = tmp_path("partly.bin");
-    const size_t size = (size_t)256 << 20, part_at = (size_t)96 << 20, part = (size_t)80 << 20;
-    if (!write_pattern(path, size, (size_t)1 << 20)) return;
-    read_back(path);
-    const long long huge = populated_huge(path, size, 1);
+/* 80 MB from 96 MB on dropped, then faulted back in by another mapping read at random
+ * (no readahead, so no large folios): 4 KB pages. */
+static void refill_small(const char *path, size_t size) {
+    const size_t part_at = (size_t)96 << 20, part = (size_t)80 << 20;
     int fd = open(path, O_RDONLY);
     void *other = fd >= 0 ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-    if (other != MAP_FAILED) {   /* (read at random: no readahead, no large folios) */
+    if (other != MAP_FAILED) {
         (void)posix_fadvise(fd, (off_t)part_at, (off_t)part, POSIX_FADV_DONTNEED);
         (void)madvise(other, size, MADV_RANDOM);
         (void)madvise((char *)other + part_at, part, MADV_POPULATE_READ);
         munmap(other, size);
     }
     if (fd >= 0) close(fd);
-    const long long huge_after = populated_huge(path, size, 1);
-    CHECKF(huge <= 0 || huge_after < 0 || huge_after >= huge,
-           "a 256 MB file with 80 MB in small pages: %lld MB in huge pages after populate, read sequentially %lld MB",
-           huge_after >> 20, huge >> 20);
-    printf("populate: a 256 MB file read sequentially: %lld MB in huge pages; with 80 MB faulted in small pages "
-           "by another mapping: %lld MB\n", huge >> 20, huge_after >> 20);
-    unlink(path);
+}
+#endif
+
+/* Holes evicted from a cached file: populate must bring them back in huge pages too,
+ * not in 4 KB ones (which fault-around would give them). */
+static void test_populate_holes(void) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    check_restored("holes.bin", (size_t)72 << 20, evict_holes, "4 MB of holes filled");
+#endif
+}
+
+/* A cached file with a part faulted back in 4 KB pages by another process: 80 MB of
+ * 256, under half of it, but more than the re-cache's slack, so populate reads the
+ * file through again. */
+static void test_populate_partly_small(void) {
+#if defined(__linux__) && defined(MADV_POPULATE_READ)
+    check_restored("partly.bin", (size_t)256 << 20, refill_small, "80 MB faulted in small pages by another mapping");
 #endif
 }
 
